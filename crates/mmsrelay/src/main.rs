@@ -1,7 +1,13 @@
 //! `mmsrelay`: the command line of the MMS Relay/Server.
+//!
+//! Each subcommand lives in its own module with an `Args` struct (clap) and a `run` function
+//! returning the process exit code.
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+
+mod pdu_cmd;
+mod resolve_cmd;
 
 #[derive(Parser)]
 #[command(name = "mmsrelay", version, about = "MMS Relay/Server for SIP and tel addresses")]
@@ -12,9 +18,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Decode or encode MMS PDUs (MMS ENC 1.3) as JSON.
+    Pdu(pdu_cmd::Args),
+    /// Resolve a recipient address to the route of its MMS Relay/Server (DESIGN.md §3).
+    Resolve(resolve_cmd::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Pdu(args) => pdu_cmd::run(args),
+        Command::Resolve(args) => resolve_cmd::run(args),
+    }
 }
