@@ -1,2 +1,11 @@
 //! Peers used only by tests and the demo: an authoritative DNS zone, an HSS answering Sh, an SMSC sink.
+//!
+//! Each peer sits behind its own feature so a crate's tests build only the peer they meet.
 #![forbid(unsafe_code)]
+
+#[cfg(feature = "dns")]
+pub mod dns;
+#[cfg(feature = "hss")]
+pub mod hss;
+#[cfg(feature = "smsc")]
+pub mod smsc;
