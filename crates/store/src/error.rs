@@ -1,0 +1,123 @@
+//! Errors, one type per kind of operation (opening, plain reads/writes, queue leases, recipient updates).
+
+use crate::state::TransitionError;
+
+/// Opening a store failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The location is neither a path nor a `postgres://`/`sqlite:` URL we can use.
+    #[error("cannot open store at {location}: {reason}")]
+    BadLocation {
+        /// What was given.
+        location: String,
+        /// Why it is unusable.
+        reason: String,
+    },
+    /// Creating the data directory failed.
+    #[error("creating data directory: {0}")]
+    Io(#[from] std::io::Error),
+    /// Connecting to the database failed.
+    #[error("connecting to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    /// The database has migrations this binary does not know: it was written by a newer relay.
+    #[error(
+        "database schema version {database} is newer than this binary's {binary}; upgrade the relay"
+    )]
+    SchemaTooNew {
+        /// Highest migration applied in the database.
+        database: i64,
+        /// Highest migration this binary carries.
+        binary: i64,
+    },
+    /// Applying the embedded migrations failed.
+    #[error("migrating the schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A read or write failed in the database or the store's writer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database reported an error (connection lost, disk full, constraint …).
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The SQLite writer task has stopped (the store is shutting down or crashed).
+    #[error("the store's writer has stopped")]
+    WriterStopped,
+    /// The group commit this write was part of failed; nothing of the group was stored.
+    #[error("group commit failed: {0}")]
+    GroupCommit(#[source] std::sync::Arc<sqlx::Error>),
+    /// A stored value could not be read back (unknown state or kind text, negative size).
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The argument cannot be stored (e.g. a recipient starting in a non-initial state).
+    #[error("invalid argument: {0}")]
+    Invalid(String),
+}
+
+/// Completing, retrying or failing a leased outbox item failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueueError {
+    /// The item is no longer held by this owner (lease expired and was taken, or the item was cancelled).
+    #[error("lease lost: item {item} is not held by {owner}")]
+    LeaseLost {
+        /// The item.
+        item: String,
+        /// The owner that thought it held it.
+        owner: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for QueueError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(StoreError::Database(e))
+    }
+}
+
+/// Changing a recipient's state (with its outbox effects) failed; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpdateError {
+    /// No such MM and recipient.
+    #[error("no recipient {recipient} of MM {mm_id}")]
+    UnknownRecipient {
+        /// The MM.
+        mm_id: String,
+        /// The recipient.
+        recipient: String,
+    },
+    /// The recipient's state does not allow the event.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// The item to complete is not held by the given owner.
+    #[error("lease lost: item {item} is not held by {owner}")]
+    LeaseLost {
+        /// The item.
+        item: String,
+        /// The owner that thought it held it.
+        owner: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for UpdateError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(StoreError::Database(e))
+    }
+}
+
+impl From<QueueError> for UpdateError {
+    fn from(e: QueueError) -> Self {
+        match e {
+            QueueError::LeaseLost { item, owner } => Self::LeaseLost { item, owner },
+            QueueError::Store(s) => Self::Store(s),
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! PostgreSQL back end (DESIGN.md §7): one database shared by any number of stateless relay nodes.
+//!
+//! Portable SQL only (no extensions, no sequences, no advisory locks in queries), so CockroachDB and
+//! YugabyteDB run it too. Each write is one transaction; leasing takes due rows with
+//! `FOR UPDATE SKIP LOCKED`, so nodes never lease the same item while its lease is live.
+
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool};
+
+use crate::backend::{BoxFuture, backend};
+use crate::error::{OpenError, StoreError};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connections per node unless told otherwise.
+const DEFAULT_POOL: u32 = 16;
+
+/// A PostgreSQL store: a cheap-to-clone handle on a connection pool.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to a `postgres://` URL (sqlx syntax; `?options=-c search_path=...` picks a schema),
+    /// checks the schema version and migrates.
+    pub async fn connect(url: &str) -> Result<Self, OpenError> {
+        let options = PgConnectOptions::from_str(url).map_err(OpenError::Connect)?;
+        Self::connect_with(options, DEFAULT_POOL).await
+    }
+
+    /// Connects with explicit options and pool size.
+    pub async fn connect_with(
+        options: PgConnectOptions,
+        max_connections: u32,
+    ) -> Result<Self, OpenError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await
+            .map_err(OpenError::Connect)?;
+        let mut conn = pool.acquire().await.map_err(OpenError::Connect)?;
+        check_schema(&mut conn).await?;
+        MIGRATOR.run(&mut *conn).await?;
+        drop(conn);
+        Ok(Self { pool })
+    }
+
+    /// Closes the pool (waits for connections in use to be returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Runs `work` in one transaction, committed before this returns `Ok`.
+    async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        E: From<StoreError>,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T, E>>,
+    {
+        let db = |e| E::from(StoreError::Database(e));
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let value = work(&mut tx).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(value)
+    }
+
+    /// Runs `work` on a pooled connection outside any explicit transaction.
+    async fn read<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        E: From<StoreError>,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T, E>>,
+    {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| E::from(StoreError::Database(e)))?;
+        work(&mut conn).await
+    }
+}
+
+async fn check_schema(conn: &mut PgConnection) -> Result<(), OpenError> {
+    let exists: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables \
+         WHERE table_name = '_sqlx_migrations' AND table_schema = current_schema()",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(OpenError::Connect)?;
+    if exists == 0 {
+        return Ok(());
+    }
+    let database: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(OpenError::Connect)?;
+    crate::compare_schema(database, &MIGRATOR)
+}
+
+backend! {
+    store: PgStore,
+    conn: sqlx::PgConnection,
+    row: sqlx::postgres::PgRow,
+    lease_lock: " FOR UPDATE SKIP LOCKED",
+    row_lock: " FOR UPDATE",
+    expire_lock: " FOR UPDATE OF r SKIP LOCKED",
+}

@@ -1,0 +1,236 @@
+//! SQLite back end (DESIGN.md §7, the embedded default): one database file in WAL mode with
+//! `synchronous=FULL`, so a commit is on disk before the caller is answered.
+//!
+//! All writes go through one writer task that owns the only write connection. It drains its channel,
+//! runs every waiting request inside one transaction (each in its own `SAVEPOINT`, so one request's
+//! failure rolls back only that request), commits once — one fsync for the whole group — and then
+//! answers each caller. Reads use a small pool of read-only connections, which WAL lets run beside
+//! the writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::backend::{BoxFuture, backend};
+use crate::error::{OpenError, StoreError};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "mmsrelay.db";
+
+/// Most requests committed in one group.
+const MAX_GROUP: usize = 512;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The embedded SQLite store: a cheap-to-clone handle on the writer task and the read pool.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    writer: mpsc::Sender<Box<dyn WriteOp>>,
+    readers: SqlitePool,
+    path: PathBuf,
+}
+
+/// One request for the writer task: runs inside the group's transaction, answered after the commit.
+trait WriteOp: Send {
+    /// Runs the request; `true` when it succeeded (its savepoint is released, else rolled back).
+    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool>;
+    /// Answers the caller with the request's result, or the commit's error.
+    fn finish(self: Box<Self>, commit: Result<(), Arc<sqlx::Error>>);
+}
+
+impl std::fmt::Debug for dyn WriteOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteOp")
+    }
+}
+
+struct Op<T, E, F> {
+    work: Option<F>,
+    result: Option<Result<T, E>>,
+    reply: Option<oneshot::Sender<Result<T, E>>>,
+}
+
+impl<T, E, F> WriteOp for Op<T, E, F>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+{
+    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
+        Box::pin(async move {
+            let Some(work) = self.work.take() else {
+                return false;
+            };
+            let result = work(conn).await;
+            let ok = result.is_ok();
+            self.result = Some(result);
+            ok
+        })
+    }
+
+    fn finish(mut self: Box<Self>, commit: Result<(), Arc<sqlx::Error>>) {
+        let answer = match (commit, self.result.take()) {
+            (_, Some(Err(e))) => Err(e),
+            (Ok(()), Some(Ok(v))) => Ok(v),
+            (Err(e), Some(Ok(_))) => Err(StoreError::GroupCommit(e).into()),
+            (_, None) => Err(StoreError::WriterStopped.into()),
+        };
+        if let Some(reply) = self.reply.take() {
+            // The caller may have gone away; its write is committed all the same.
+            let _ = reply.send(answer);
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `mmsrelay.db` under the data directory `dir`.
+    pub async fn open_dir(dir: impl AsRef<Path>) -> Result<Self, OpenError> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir)?;
+        Self::open_file(dir.join(DB_FILE)).await
+    }
+
+    /// Opens (creating if needed) the database file `path`, checks the schema version and migrates.
+    pub async fn open_file(path: impl Into<PathBuf>) -> Result<Self, OpenError> {
+        let path = path.into();
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let mut conn = SqliteConnection::connect_with(&options)
+            .await
+            .map_err(OpenError::Connect)?;
+        check_schema(&mut conn).await?;
+        MIGRATOR.run(&mut conn).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(OpenError::Connect)?;
+        let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
+        tokio::spawn(run_writer(conn, rx));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                writer: tx,
+                readers,
+                path,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `work` in the writer's next group commit and answers after the commit.
+    async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let op = Op {
+            work: Some(work),
+            result: None,
+            reply: Some(reply),
+        };
+        self.inner
+            .writer
+            .send(Box::new(op))
+            .await
+            .map_err(|_| E::from(StoreError::WriterStopped))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError::WriterStopped.into()))
+    }
+
+    /// Runs `work` on a read-only connection.
+    async fn read<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        E: From<StoreError>,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, E>>,
+    {
+        let mut conn = self
+            .inner
+            .readers
+            .acquire()
+            .await
+            .map_err(|e| E::from(StoreError::Database(e)))?;
+        work(&mut conn).await
+    }
+}
+
+async fn check_schema(conn: &mut SqliteConnection) -> Result<(), OpenError> {
+    let exists: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(OpenError::Connect)?;
+    if exists == 0 {
+        return Ok(());
+    }
+    let database: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(OpenError::Connect)?;
+    crate::compare_schema(database, &MIGRATOR)
+}
+
+async fn run_writer(mut conn: SqliteConnection, mut requests: mpsc::Receiver<Box<dyn WriteOp>>) {
+    let mut group: Vec<Box<dyn WriteOp>> = Vec::with_capacity(MAX_GROUP);
+    while requests.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let outcome = run_group(&mut conn, &mut group).await;
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, size = group.len(), "group commit failed");
+            // Leave no transaction open for the next group.
+            let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
+        }
+        let outcome = outcome.map_err(Arc::new);
+        for op in group.drain(..) {
+            op.finish(outcome.clone());
+        }
+    }
+    let _ = conn.close().await;
+}
+
+async fn run_group(
+    conn: &mut SqliteConnection,
+    group: &mut [Box<dyn WriteOp>],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    for op in group.iter_mut() {
+        sqlx::query("SAVEPOINT request").execute(&mut *conn).await?;
+        if !op.run(conn).await {
+            sqlx::query("ROLLBACK TO request")
+                .execute(&mut *conn)
+                .await?;
+        }
+        sqlx::query("RELEASE request").execute(&mut *conn).await?;
+    }
+    sqlx::query("COMMIT").execute(&mut *conn).await?;
+    Ok(())
+}
+
+backend! {
+    store: SqliteStore,
+    conn: sqlx::SqliteConnection,
+    row: sqlx::sqlite::SqliteRow,
+    lease_lock: "",
+    row_lock: "",
+    expire_lock: "",
+}

@@ -1,0 +1,954 @@
+//! The behaviour every back end must show (DESIGN.md §7), run once on SQLite and once on PostgreSQL.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use bytes::Bytes;
+use mms_store::*;
+
+use crate::support::*;
+
+const LEASE: Duration = Duration::from_secs(60);
+
+fn stored(outcome: AcceptOutcome) -> MmId {
+    match outcome {
+        AcceptOutcome::Stored { id, .. } => id,
+        AcceptOutcome::Duplicate => panic!("unexpected duplicate"),
+    }
+}
+
+pub async fn accepted_mm_reads_back_byte_for_byte(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    let mm = mm1(1, 30_000);
+    let (bob, token) = local_rcpt("sip:bob@b.example");
+    let id = stored(
+        s.accept_mm(
+            mm.clone(),
+            vec![bob, rcpt("tel:+4917612345678", RecipientState::Resolving)],
+            vec![],
+            T0,
+        )
+        .await
+        .unwrap(),
+    );
+    let got = s.mm(&id).await.unwrap().expect("stored");
+    assert_eq!(got.id, id);
+    assert_eq!(got.meta, mm.meta);
+    assert_eq!(got.headers, mm.headers);
+    assert_eq!(got.body, mm.body);
+    assert_eq!(got.received_at, T0);
+    let rs = s.recipients(&id).await.unwrap();
+    let states: Vec<_> = rs.iter().map(|r| (r.address.as_str(), r.state)).collect();
+    assert_eq!(
+        states,
+        vec![
+            ("sip:bob@b.example", RecipientState::Notifying),
+            ("tel:+4917612345678", RecipientState::Resolving)
+        ]
+    );
+    assert_eq!(
+        s.retrieval_target(&token).await.unwrap(),
+        Some((id.clone(), "sip:bob@b.example".into()))
+    );
+    let unknown = RetrievalToken::generate();
+    assert_eq!(s.retrieval_target(&unknown).await.unwrap(), None);
+    assert_eq!(s.mm(&MmId::generate()).await.unwrap(), None);
+}
+
+pub async fn store_survives_reopen(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let id = {
+        let s = db.open().await;
+        stored(
+            s.accept_mm(
+                mm1(7, 1000),
+                vec![rcpt("sip:x@b.example", RecipientState::Resolving)],
+                vec![],
+                T0,
+            )
+            .await
+            .unwrap(),
+        )
+    };
+    let s = db.open().await;
+    assert_eq!(
+        s.mm(&id).await.unwrap().expect("kept").body,
+        mm1(7, 1000).body
+    );
+}
+
+pub async fn mm4_forward_seen_before_is_a_duplicate_per_recipient(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    let first = s
+        .accept_mm(
+            mm4(2, 100),
+            vec![rcpt("sip:bob@b.example", RecipientState::Resolving)],
+            vec![],
+            T0,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(first, AcceptOutcome::Stored { .. }));
+    let again = s
+        .accept_mm(
+            mm4(2, 100),
+            vec![rcpt("sip:bob@b.example", RecipientState::Resolving)],
+            vec![],
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, AcceptOutcome::Duplicate);
+    // The same message id to a new recipient stores only that recipient and its items.
+    let items = vec![
+        NewOutboxItem {
+            kind: OutboxKind::Resolve,
+            idempotency_key: "resolve:2:bob".into(),
+            mm_id: None,
+            recipient: Some("sip:bob@b.example".into()),
+            payload: Bytes::new(),
+            due_at: T0,
+        },
+        NewOutboxItem {
+            kind: OutboxKind::Resolve,
+            idempotency_key: "resolve:2:carol".into(),
+            mm_id: None,
+            recipient: Some("sip:carol@b.example".into()),
+            payload: Bytes::new(),
+            due_at: T0,
+        },
+    ];
+    let third = s
+        .accept_mm(
+            mm4(2, 100),
+            vec![
+                rcpt("sip:bob@b.example", RecipientState::Resolving),
+                rcpt("sip:carol@b.example", RecipientState::Resolving),
+            ],
+            items,
+            T0,
+        )
+        .await
+        .unwrap();
+    let AcceptOutcome::Stored { id, recipients } = third else {
+        panic!("not stored")
+    };
+    assert_eq!(recipients, vec!["sip:carol@b.example".to_string()]);
+    let leased = s
+        .lease(&[OutboxKind::Resolve], 10, "w", LEASE, T0)
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].recipient.as_deref(), Some("sip:carol@b.example"));
+    assert_eq!(leased[0].mm_id.as_ref(), Some(&id));
+    // MM1 messages are never suppressed: the same message id twice is two MMs.
+    for _ in 0..2 {
+        let r = s
+            .accept_mm(
+                mm1(2, 100),
+                vec![rcpt("sip:bob@b.example", RecipientState::Resolving)],
+                vec![],
+                T0,
+            )
+            .await
+            .unwrap();
+        assert!(matches!(r, AcceptOutcome::Stored { .. }));
+    }
+}
+
+pub async fn recipient_in_non_initial_state_is_refused_and_nothing_stored(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    let item = NewOutboxItem {
+        kind: OutboxKind::Push,
+        idempotency_key: "push:refused".into(),
+        mm_id: None,
+        recipient: None,
+        payload: Bytes::from_static(b"x"),
+        due_at: T0,
+    };
+    let err = s
+        .accept_mm(
+            mm4(3, 10),
+            vec![
+                rcpt("sip:ok@b.example", RecipientState::Resolving),
+                rcpt("sip:bad@b.example", RecipientState::Notified),
+            ],
+            vec![item],
+            T0,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert!(
+        s.lease(&ALL_KINDS, 10, "w", LEASE, T0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Nothing was marked seen either: the same MM4 forward is accepted afterwards.
+    let ok = s
+        .accept_mm(
+            mm4(3, 10),
+            vec![rcpt("sip:ok@b.example", RecipientState::Resolving)],
+            vec![],
+            T0,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(ok, AcceptOutcome::Stored { .. }));
+}
+
+pub async fn lease_takes_due_items_of_the_asked_kinds_oldest_first(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    let item = |kind, key: &str, due| NewOutboxItem {
+        kind,
+        idempotency_key: key.into(),
+        mm_id: None,
+        recipient: None,
+        payload: Bytes::copy_from_slice(key.as_bytes()),
+        due_at: due,
+    };
+    let n = s
+        .enqueue(
+            vec![
+                item(OutboxKind::Push, "p-late", at(2_000)),
+                item(OutboxKind::Push, "p-early", at(0)),
+                item(OutboxKind::Push, "p-mid", at(1_000)),
+                item(OutboxKind::Mm4Forward, "f", at(0)),
+                item(OutboxKind::Push, "p-future", at(60_000)),
+            ],
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 5);
+    let got = s
+        .lease(&[OutboxKind::Push], 2, "w1", LEASE, at(5_000))
+        .await
+        .unwrap();
+    let keys: Vec<_> = got.iter().map(|i| i.idempotency_key.as_str()).collect();
+    assert_eq!(keys, vec!["p-early", "p-mid"]);
+    assert!(got.iter().all(|i| i.attempts == 1 && i.lease_owner == "w1"));
+    assert_eq!(got[0].lease_until, at(5_000).plus(LEASE));
+    assert_eq!(got[0].payload, Bytes::from_static(b"p-early"));
+    let rest = s
+        .lease(&[OutboxKind::Push], 10, "w2", LEASE, at(5_000))
+        .await
+        .unwrap();
+    let keys: Vec<_> = rest.iter().map(|i| i.idempotency_key.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec!["p-late"],
+        "live leases and future items are not taken"
+    );
+    let both = s
+        .lease(
+            &[OutboxKind::Push, OutboxKind::Mm4Forward],
+            10,
+            "w3",
+            LEASE,
+            at(5_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(both.len(), 1);
+    assert_eq!(both[0].kind, OutboxKind::Mm4Forward);
+    assert!(
+        s.lease(&[], 10, "w", LEASE, at(5_000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.lease(&[OutboxKind::Push], 0, "w", LEASE, at(5_000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn expired_lease_is_taken_over_and_the_old_owner_loses_it(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    s.enqueue(
+        vec![NewOutboxItem {
+            kind: OutboxKind::Mm4Forward,
+            idempotency_key: "fwd".into(),
+            mm_id: None,
+            recipient: None,
+            payload: Bytes::new(),
+            due_at: T0,
+        }],
+        T0,
+    )
+    .await
+    .unwrap();
+    let a = s
+        .lease(&[OutboxKind::Mm4Forward], 1, "node-a", LEASE, T0)
+        .await
+        .unwrap();
+    assert_eq!(a.len(), 1);
+    let before_expiry = T0.plus(LEASE - Duration::from_millis(1));
+    assert!(
+        s.lease(&[OutboxKind::Mm4Forward], 1, "node-b", LEASE, before_expiry)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let b_items = s
+        .lease(
+            &[OutboxKind::Mm4Forward],
+            1,
+            "node-b",
+            LEASE,
+            T0.plus(LEASE),
+        )
+        .await
+        .unwrap();
+    assert_eq!(b_items.len(), 1);
+    assert_eq!(b_items[0].id, a[0].id);
+    assert_eq!(b_items[0].attempts, 2);
+    let lost = s.complete(&a[0].lease(), T0.plus(LEASE)).await.unwrap_err();
+    assert!(matches!(lost, QueueError::LeaseLost { .. }), "{lost:?}");
+    s.complete(&b_items[0].lease(), T0.plus(LEASE))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.complete(&b_items[0].lease(), T0.plus(LEASE)).await,
+        Err(QueueError::LeaseLost { .. })
+    ));
+    let far = T0.plus(LEASE * 10);
+    assert!(
+        s.lease(&ALL_KINDS, 10, "node-c", LEASE, far)
+            .await
+            .unwrap()
+            .is_empty(),
+        "done items stay done"
+    );
+}
+
+pub async fn retry_and_fail_record_errors_on_item_and_recipient(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    let mm = mm1(4, 10);
+    let fwd = |id: &MmId| {
+        NewOutboxItem::for_recipient(OutboxKind::Mm4Forward, id, "sip:bob@b.example", T0)
+    };
+    let id = stored(
+        s.accept_mm(
+            mm,
+            vec![rcpt("sip:bob@b.example", RecipientState::Resolving)],
+            vec![],
+            T0,
+        )
+        .await
+        .unwrap(),
+    );
+    s.update_recipient(
+        &id,
+        "sip:bob@b.example",
+        RecipientEvent::ResolvedRemote {
+            peer: "mms.b.example".into(),
+        },
+        OutboxEffects {
+            complete: None,
+            enqueue: vec![fwd(&id)],
+        },
+        T0,
+    )
+    .await
+    .unwrap();
+    let item = s
+        .lease(&[OutboxKind::Mm4Forward], 1, "w", LEASE, T0)
+        .await
+        .unwrap()
+        .remove(0);
+    s.retry(&item.lease(), at(30_000), "connection refused", at(1))
+        .await
+        .unwrap();
+    assert!(
+        s.lease(&[OutboxKind::Mm4Forward], 1, "w", LEASE, at(29_999))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = s
+        .lease(&[OutboxKind::Mm4Forward], 1, "w", LEASE, at(30_000))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(again.attempts, 2);
+    assert_eq!(again.last_error.as_deref(), Some("connection refused"));
+    let r = s.recipients(&id).await.unwrap().remove(0);
+    assert_eq!(
+        (r.attempts, r.last_error.as_deref()),
+        (1, Some("connection refused"))
+    );
+    assert_eq!(r.detail.as_deref(), Some("mms.b.example"));
+    assert_eq!(r.state, RecipientState::Forwarding);
+    s.fail(&again.lease(), "550 no such user", at(30_001))
+        .await
+        .unwrap();
+    assert!(
+        s.lease(&ALL_KINDS, 10, "w", LEASE, at(99_999_999))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let r = s.recipients(&id).await.unwrap().remove(0);
+    assert_eq!(
+        (r.attempts, r.last_error.as_deref()),
+        (2, Some("550 no such user"))
+    );
+    assert!(matches!(
+        s.retry(&again.lease(), at(1), "x", at(1)).await,
+        Err(QueueError::LeaseLost { .. })
+    ));
+    assert!(matches!(
+        s.fail(&again.lease(), "x", at(1)).await,
+        Err(QueueError::LeaseLost { .. })
+    ));
+}
+
+pub async fn idempotency_key_is_enqueued_once_even_after_completion(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    let item = NewOutboxItem {
+        kind: OutboxKind::Mm4Response,
+        idempotency_key: "mm4-response:msg-9".into(),
+        mm_id: None,
+        recipient: None,
+        payload: Bytes::from_static(b"first"),
+        due_at: T0,
+    };
+    assert_eq!(
+        s.enqueue(vec![item.clone(), item.clone()], T0)
+            .await
+            .unwrap(),
+        1
+    );
+    let leased = s.lease(&ALL_KINDS, 10, "w", LEASE, T0).await.unwrap();
+    s.complete(&leased[0].lease(), T0).await.unwrap();
+    let replay = NewOutboxItem {
+        payload: Bytes::from_static(b"second"),
+        ..item
+    };
+    assert_eq!(s.enqueue(vec![replay], T0).await.unwrap(), 0);
+    assert!(
+        s.lease(&ALL_KINDS, 10, "w", LEASE, at(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn state_change_and_its_outbox_effects_commit_together(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    let bob = "sip:bob@b.example";
+    let (r, _token) = local_rcpt(bob);
+    let mut push = NewOutboxItem::for_recipient(OutboxKind::Push, &MmId::generate(), bob, T0);
+    push.mm_id = None;
+    push.idempotency_key = "push:first".into();
+    let id = stored(
+        s.accept_mm(mm1(5, 10), vec![r], vec![push], T0)
+            .await
+            .unwrap(),
+    );
+    let item = s
+        .lease(&[OutboxKind::Push], 1, "notifier", LEASE, T0)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        item.mm_id.as_ref(),
+        Some(&id),
+        "first items get the new MM's id"
+    );
+
+    // A refused transition changes nothing: the lease stays, the report is not queued.
+    let report = NewOutboxItem::for_recipient(OutboxKind::DeliveryInd, &id, bob, T0);
+    let err = s
+        .update_recipient(
+            &id,
+            bob,
+            RecipientEvent::Forwarded,
+            OutboxEffects {
+                complete: Some(item.lease()),
+                enqueue: vec![report.clone()],
+            },
+            T0,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            UpdateError::Transition(TransitionError {
+                from: RecipientState::Notifying,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+
+    // A lost lease rolls back the state change.
+    let stranger = Lease {
+        item: item.id.clone(),
+        owner: "someone-else".into(),
+    };
+    let err = s
+        .update_recipient(
+            &id,
+            bob,
+            RecipientEvent::PushSent,
+            OutboxEffects {
+                complete: Some(stranger),
+                enqueue: vec![],
+            },
+            T0,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, UpdateError::LeaseLost { .. }), "{err:?}");
+    assert_eq!(
+        s.recipients(&id).await.unwrap()[0].state,
+        RecipientState::Notifying
+    );
+
+    let to = s
+        .update_recipient(
+            &id,
+            bob,
+            RecipientEvent::PushSent,
+            OutboxEffects {
+                complete: Some(item.lease()),
+                enqueue: vec![],
+            },
+            at(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(to, RecipientState::Notified);
+    assert!(
+        matches!(
+            s.complete(&item.lease(), at(6)).await,
+            Err(QueueError::LeaseLost { .. })
+        ),
+        "push item completed"
+    );
+
+    let to = s
+        .update_recipient(
+            &id,
+            bob,
+            RecipientEvent::Retrieved,
+            OutboxEffects {
+                complete: None,
+                enqueue: vec![report],
+            },
+            at(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(to, RecipientState::Retrieved);
+    let rec = s.recipients(&id).await.unwrap().remove(0);
+    assert_eq!(
+        (rec.state, rec.updated_at, rec.created_at),
+        (RecipientState::Retrieved, at(10), T0)
+    );
+    let reports = s
+        .lease(&[OutboxKind::DeliveryInd], 10, "w", LEASE, at(10))
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), 1);
+
+    let err = s
+        .update_recipient(
+            &id,
+            "sip:nobody@b.example",
+            RecipientEvent::Retrieved,
+            OutboxEffects::default(),
+            at(11),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, UpdateError::UnknownRecipient { .. }),
+        "{err:?}"
+    );
+}
+
+pub async fn expiry_turns_pending_work_into_expired_reports(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    let expiry = mm1(6, 1).meta.expiry;
+    let id = stored(
+        s.accept_mm(
+            mm1(6, 1),
+            vec![
+                rcpt("sip:a@b.example", RecipientState::Resolving),
+                local_rcpt("sip:b@b.example").0,
+                local_rcpt("sip:c@b.example").0,
+            ],
+            vec![],
+            T0,
+        )
+        .await
+        .unwrap(),
+    );
+    let push_b = NewOutboxItem::for_recipient(OutboxKind::Push, &id, "sip:b@b.example", T0);
+    s.enqueue(vec![push_b], T0).await.unwrap();
+    s.update_recipient(
+        &id,
+        "sip:c@b.example",
+        RecipientEvent::Retrieved,
+        OutboxEffects::default(),
+        T0,
+    )
+    .await
+    .unwrap();
+    let mut quiet = mm4(60, 1);
+    quiet.meta.delivery_report = false;
+    let quiet_id = stored(
+        s.accept_mm(
+            quiet,
+            vec![rcpt("sip:q@b.example", RecipientState::Resolving)],
+            vec![],
+            T0,
+        )
+        .await
+        .unwrap(),
+    );
+    let mut mm4_wants = mm4(61, 1);
+    mm4_wants.meta.expiry = at(7_200_000);
+    let mm4_id = stored(
+        s.accept_mm(
+            mm4_wants,
+            vec![rcpt("sip:r@b.example", RecipientState::Resolving)],
+            vec![],
+            T0,
+        )
+        .await
+        .unwrap(),
+    );
+
+    let before = Timestamp::from_millis(expiry.as_millis() - 1);
+    assert!(s.expire_due(before, 100).await.unwrap().is_empty());
+    let mut expired = s.expire_due(expiry, 100).await.unwrap();
+    expired.sort_by(|a, b| a.address.cmp(&b.address));
+    let summary: Vec<_> = expired
+        .iter()
+        .map(|e| (e.address.as_str(), e.was, e.report_queued))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("sip:a@b.example", RecipientState::Resolving, true),
+            ("sip:b@b.example", RecipientState::Notifying, true),
+            ("sip:q@b.example", RecipientState::Resolving, false),
+        ]
+    );
+    assert!(expired.iter().any(|e| e.mm_id == quiet_id));
+    let states: Vec<_> = s
+        .recipients(&id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.state)
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            RecipientState::Expired,
+            RecipientState::Expired,
+            RecipientState::Retrieved
+        ]
+    );
+    let work = s.lease(&ALL_KINDS, 100, "w", LEASE, expiry).await.unwrap();
+    let kinds: HashSet<_> = work
+        .iter()
+        .map(|i| (i.kind, i.recipient.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        kinds,
+        HashSet::from([
+            (OutboxKind::DeliveryInd, "sip:a@b.example".to_string()),
+            (OutboxKind::DeliveryInd, "sip:b@b.example".to_string()),
+        ]),
+        "the pending push was cancelled; reports queued"
+    );
+    assert!(
+        s.expire_due(expiry, 100).await.unwrap().is_empty(),
+        "expiry is done once"
+    );
+    let later = s.expire_due(at(7_200_000), 100).await.unwrap();
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].mm_id, mm4_id);
+    let work = s
+        .lease(
+            &[OutboxKind::Mm4DeliveryReport],
+            100,
+            "w",
+            LEASE,
+            at(7_200_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(work.len(), 1);
+    assert_eq!(work[0].kind, OutboxKind::Mm4DeliveryReport);
+}
+
+pub async fn subscribers_map_impus_to_msisdns(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    s.put_subscriber("sip:bob@b.example", "4917612345678")
+        .await
+        .unwrap();
+    s.put_subscriber("tel:+4917612345678", "4917612345678")
+        .await
+        .unwrap();
+    s.put_subscriber("sip:carol@b.example", "4917600000000")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.msisdn_for_impu("sip:bob@b.example")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("4917612345678")
+    );
+    assert_eq!(
+        s.impus_for_msisdn("4917612345678").await.unwrap(),
+        vec![
+            "sip:bob@b.example".to_string(),
+            "tel:+4917612345678".to_string()
+        ]
+    );
+    s.put_subscriber("sip:bob@b.example", "4917699999999")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.msisdn_for_impu("sip:bob@b.example")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("4917699999999")
+    );
+    assert!(s.remove_subscriber("sip:bob@b.example").await.unwrap());
+    assert!(!s.remove_subscriber("sip:bob@b.example").await.unwrap());
+    assert_eq!(s.msisdn_for_impu("sip:bob@b.example").await.unwrap(), None);
+}
+
+pub async fn radius_binding_lasts_until_its_own_stop(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    let bind = |msisdn: &str, session: &str, t| RadiusBinding {
+        ip: "10.1.2.3".into(),
+        msisdn: msisdn.into(),
+        session_id: session.into(),
+        updated_at: t,
+    };
+    s.radius_start(bind("441234", "s1", T0)).await.unwrap();
+    assert_eq!(
+        s.radius_binding("10.1.2.3").await.unwrap(),
+        Some(bind("441234", "s1", T0))
+    );
+    // The address is reassigned to another session before the first one's Stop arrives.
+    s.radius_start(bind("449999", "s2", at(1))).await.unwrap();
+    assert!(
+        !s.radius_stop("10.1.2.3", "s1").await.unwrap(),
+        "a stale Stop leaves the new binding"
+    );
+    assert_eq!(
+        s.radius_binding("10.1.2.3")
+            .await
+            .unwrap()
+            .map(|b| b.msisdn),
+        Some("449999".into())
+    );
+    assert!(s.radius_stop("10.1.2.3", "s2").await.unwrap());
+    assert_eq!(s.radius_binding("10.1.2.3").await.unwrap(), None);
+}
+
+pub async fn database_newer_than_the_binary_is_refused(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    drop(db.open().await);
+    db.raw(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99990001, 'from the future', TRUE, X'00', 1)"
+            .replace(
+                "X'00'",
+                if b == Backend::Postgres {
+                    "'\\x00'::bytea"
+                } else {
+                    "X'00'"
+                },
+            )
+            .as_str(),
+    )
+    .await;
+    match AnyStore::open(&db.location).await {
+        Err(OpenError::SchemaTooNew { database, binary }) => {
+            assert_eq!(database, 99990001);
+            assert!(binary < database);
+        }
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+}
+
+pub async fn concurrent_writers_are_all_committed(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    let mut tasks = Vec::new();
+    for seq in 0..64u64 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = stored(
+                s.accept_mm(
+                    mm1(seq, 1024),
+                    vec![rcpt("sip:bob@b.example", RecipientState::Resolving)],
+                    vec![],
+                    T0,
+                )
+                .await
+                .unwrap(),
+            );
+            (seq, id)
+        }));
+    }
+    for t in tasks {
+        let (seq, id) = t.await.unwrap();
+        assert_eq!(
+            s.mm(&id).await.unwrap().expect("committed").body,
+            mm1(seq, 1024).body
+        );
+    }
+}
+
+pub async fn purge_drops_finished_work_and_expired_mms_only(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    let done_mm = stored(
+        s.accept_mm(mm1(8, 1), vec![local_rcpt("sip:a@b.example").0], vec![], T0)
+            .await
+            .unwrap(),
+    );
+    s.update_recipient(
+        &done_mm,
+        "sip:a@b.example",
+        RecipientEvent::Retrieved,
+        OutboxEffects::default(),
+        T0,
+    )
+    .await
+    .unwrap();
+    let pending_mm = stored(
+        s.accept_mm(mm1(9, 1), vec![local_rcpt("sip:b@b.example").0], vec![], T0)
+            .await
+            .unwrap(),
+    );
+    s.enqueue(
+        vec![NewOutboxItem::for_recipient(
+            OutboxKind::Push,
+            &done_mm,
+            "x",
+            T0,
+        )],
+        T0,
+    )
+    .await
+    .unwrap();
+    let item = s
+        .lease(&ALL_KINDS, 1, "w", LEASE, T0)
+        .await
+        .unwrap()
+        .remove(0);
+    s.complete(&item.lease(), T0).await.unwrap();
+    let after_expiry = at(3_600_001);
+    assert_eq!(s.purge(T0).await.unwrap(), 0, "nothing finished before T0");
+    assert_eq!(
+        s.purge(after_expiry).await.unwrap(),
+        2,
+        "the done item and the delivered MM"
+    );
+    assert_eq!(s.mm(&done_mm).await.unwrap(), None);
+    assert!(s.recipients(&done_mm).await.unwrap().is_empty());
+    assert!(
+        s.mm(&pending_mm).await.unwrap().is_some(),
+        "an MM with a pending recipient stays"
+    );
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::support::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::support::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    accepted_mm_reads_back_byte_for_byte,
+    store_survives_reopen,
+    mm4_forward_seen_before_is_a_duplicate_per_recipient,
+    recipient_in_non_initial_state_is_refused_and_nothing_stored,
+    lease_takes_due_items_of_the_asked_kinds_oldest_first,
+    expired_lease_is_taken_over_and_the_old_owner_loses_it,
+    retry_and_fail_record_errors_on_item_and_recipient,
+    idempotency_key_is_enqueued_once_even_after_completion,
+    state_change_and_its_outbox_effects_commit_together,
+    expiry_turns_pending_work_into_expired_reports,
+    subscribers_map_impus_to_msisdns,
+    radius_binding_lasts_until_its_own_stop,
+    database_newer_than_the_binary_is_refused,
+    concurrent_writers_are_all_committed,
+    purge_drops_finished_work_and_expired_mms_only,
+);
