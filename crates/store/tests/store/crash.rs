@@ -254,7 +254,7 @@ pub async fn two_nodes_handle_every_item_exactly_once(b: Backend) {
             .expect("workers finish")
             .unwrap();
     }
-    let seen = seen.lock().unwrap();
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     assert_eq!(seen.len(), 300);
     assert!(seen.values().all(|&n| n == 1), "an item was handled twice");
     assert!(
