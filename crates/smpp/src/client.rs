@@ -108,8 +108,7 @@ async fn run(
     let mut conn: Option<TcpStream> = None;
     let mut rbuf = BytesMut::with_capacity(8192);
     let mut wbuf: Vec<u8> = Vec::with_capacity(8192);
-    let mut waiting: HashMap<u64, oneshot::Sender<Result<MessageId, SubmitError>>> =
-        HashMap::new();
+    let mut waiting: HashMap<u64, oneshot::Sender<Result<MessageId, SubmitError>>> = HashMap::new();
     let mut shutdown_waiters: Vec<oneshot::Sender<()>> = Vec::new();
     let mut next_id: u64 = 0;
     let mut commands_open = true;
@@ -118,9 +117,11 @@ async fn run(
         while let Some(action) = session.poll_action() {
             match action {
                 Action::Connect => {
-                    let attempt =
-                        tokio::time::timeout(config.connect_timeout, TcpStream::connect(config.smsc))
-                            .await;
+                    let attempt = tokio::time::timeout(
+                        config.connect_timeout,
+                        TcpStream::connect(config.smsc),
+                    )
+                    .await;
                     match attempt {
                         Ok(Ok(stream)) => {
                             let _ = stream.set_nodelay(true);

@@ -260,7 +260,10 @@ impl SubmitSm {
 
     /// The value of the first TLV with `tag`.
     pub fn tlv(&self, tag: u16) -> Option<&[u8]> {
-        self.tlvs.iter().find(|t| t.tag == tag).map(|t| t.value.as_ref())
+        self.tlvs
+            .iter()
+            .find(|t| t.tag == tag)
+            .map(|t| t.value.as_ref())
     }
 
     /// A TLV's value as a 16-bit integer (1- or 2-octet values).
@@ -366,7 +369,12 @@ impl DecodeError {
 // ---------------------------------------------------------------------------------------------
 // encoding
 
-fn put_cstr(out: &mut Vec<u8>, s: &str, max: usize, field: &'static str) -> Result<(), EncodeError> {
+fn put_cstr(
+    out: &mut Vec<u8>,
+    s: &str,
+    max: usize,
+    field: &'static str,
+) -> Result<(), EncodeError> {
     // max counts the terminating NUL (SMPP 3.4 §3.1 C-Octet String)
     if s.len() >= max || s.as_bytes().contains(&0) {
         return Err(EncodeError::FieldTooLong(field));
@@ -401,8 +409,8 @@ fn put_sm(out: &mut Vec<u8>, s: &SubmitSm) -> Result<(), EncodeError> {
     out.extend_from_slice(&[s.esm_class, s.protocol_id, s.priority_flag]);
     put_cstr(out, &s.schedule_delivery_time, 17, "schedule_delivery_time")?;
     put_cstr(out, &s.validity_period, 17, "validity_period")?;
-    let sm_len =
-        u8::try_from(s.short_message.len()).map_err(|_| EncodeError::FieldTooLong("short_message"))?;
+    let sm_len = u8::try_from(s.short_message.len())
+        .map_err(|_| EncodeError::FieldTooLong("short_message"))?;
     if sm_len == 255 {
         return Err(EncodeError::FieldTooLong("short_message"));
     }
@@ -542,7 +550,8 @@ pub fn decode_frame(buf: &[u8]) -> Result<Option<(Pdu, usize)>, DecodeError> {
     let Some(len_bytes) = buf.get(..4) else {
         return Ok(None);
     };
-    let command_length = u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]);
+    let command_length =
+        u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]);
     let frame_len = command_length as usize;
     if !(HEADER_LEN..=MAX_PDU_LEN).contains(&frame_len) {
         return Err(DecodeError::InvalidCommandLength(command_length));
@@ -723,10 +732,7 @@ mod tests {
     #[test]
     fn enquire_link_is_16_octet_header_smpp_4_11_1() {
         let b = Pdu::request(7, Body::EnquireLink).to_bytes().unwrap();
-        assert_eq!(
-            b,
-            [0, 0, 0, 16, 0, 0, 0, 0x15, 0, 0, 0, 0, 0, 0, 0, 7]
-        );
+        assert_eq!(b, [0, 0, 0, 16, 0, 0, 0, 0x15, 0, 0, 0, 0, 0, 0, 0, 7]);
         assert_eq!(
             decode_frame(&b).unwrap(),
             Some((Pdu::request(7, Body::EnquireLink), 16))
@@ -744,7 +750,9 @@ mod tests {
             addr_npi: 1,
             address_range: "".into(),
         };
-        let b = Pdu::request(1, Body::BindTransceiver(bind)).to_bytes().unwrap();
+        let b = Pdu::request(1, Body::BindTransceiver(bind))
+            .to_bytes()
+            .unwrap();
         assert_eq!(&b[4..8], &[0, 0, 0, 9]);
         assert_eq!(&b[16..], b"mms\0pw\0\0\x34\x01\x01\0");
         assert_eq!(b.len(), 16 + 12);
@@ -752,7 +760,9 @@ mod tests {
 
     #[test]
     fn partial_frame_is_none_not_error() {
-        let b = Pdu::request(1, Body::SubmitSm(Box::default())).to_bytes().unwrap();
+        let b = Pdu::request(1, Body::SubmitSm(Box::default()))
+            .to_bytes()
+            .unwrap();
         for cut in 0..b.len() {
             assert_eq!(decode_frame(&b[..cut]), Ok(None), "cut {cut}");
         }
@@ -795,7 +805,9 @@ mod tests {
             short_message: Bytes::from_static(b"abc"),
             ..SubmitSm::default()
         };
-        let mut b = Pdu::request(1, Body::SubmitSm(Box::new(sm))).to_bytes().unwrap();
+        let mut b = Pdu::request(1, Body::SubmitSm(Box::new(sm)))
+            .to_bytes()
+            .unwrap();
         // shorten the frame by one octet and fix command_length
         b.pop();
         let n = b.len() as u32;

@@ -132,7 +132,9 @@ pub fn parse_receipt_text(text: &str) -> Result<DeliveryReceipt, ReceiptError> {
     }
     let [id, sub, dlvrd, submit_date, done_date, stat, err, body] = values;
     Ok(DeliveryReceipt {
-        id: id.filter(|s| !s.is_empty()).ok_or(ReceiptError::MissingId)?,
+        id: id
+            .filter(|s| !s.is_empty())
+            .ok_or(ReceiptError::MissingId)?,
         submitted: sub.and_then(|s| s.parse().ok()),
         delivered: dlvrd.and_then(|s| s.parse().ok()),
         submit_date,
@@ -212,7 +214,10 @@ mod tests {
             parse_receipt_text("id:1 sub:001"),
             Err(ReceiptError::MissingState)
         );
-        assert_eq!(parse_receipt_text("stat:DELIVRD"), Err(ReceiptError::MissingId));
+        assert_eq!(
+            parse_receipt_text("stat:DELIVRD"),
+            Err(ReceiptError::MissingId)
+        );
     }
 
     #[test]

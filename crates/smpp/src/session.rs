@@ -715,7 +715,13 @@ mod tests {
         assert_eq!(drain(&mut s), vec![Action::Connect]);
         s.on_connected(t0);
         let actions = drain(&mut s);
-        let [Action::Send(Pdu { sequence, body: Body::BindTransceiver(b), .. })] = actions.as_slice()
+        let [
+            Action::Send(Pdu {
+                sequence,
+                body: Body::BindTransceiver(b),
+                ..
+            }),
+        ] = actions.as_slice()
         else {
             panic!("expected bind_transceiver, got {actions:?}");
         };
@@ -750,7 +756,13 @@ mod tests {
             id: SubmitId(1),
             result: Ok(MessageId("m1".into()))
         }));
-        assert_eq!(sent_submits(&actions).iter().map(|x| x.1).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(
+            sent_submits(&actions)
+                .iter()
+                .map(|x| x.1)
+                .collect::<Vec<_>>(),
+            vec![2]
+        );
         assert_eq!(s.pending(), 2);
     }
 
@@ -795,7 +807,10 @@ mod tests {
         assert_eq!(resent.iter().map(|x| x.1).collect::<Vec<_>>(), vec![7, 8]);
         assert_ne!(resent[0].0, seq, "a retry gets a new sequence number");
         // queue full next: pause doubles to 200 ms
-        s.on_pdu(resp(resent[0].0, CommandStatus::MessageQueueFull, ""), t0 + ms(100));
+        s.on_pdu(
+            resp(resent[0].0, CommandStatus::MessageQueueFull, ""),
+            t0 + ms(100),
+        );
         s.on_pdu(resp(resent[1].0, CommandStatus::Ok, "b"), t0 + ms(100));
         assert!(sent_submits(&drain(&mut s)).is_empty());
         assert_eq!(s.poll_timeout(), Some(t0 + ms(300)));
@@ -918,7 +933,10 @@ mod tests {
         let Some(Action::Send(Pdu { sequence, .. })) = s.poll_action() else {
             panic!()
         };
-        s.on_pdu(Pdu::request(sequence, Body::EnquireLinkResp), t0 + interval + ms(5));
+        s.on_pdu(
+            Pdu::request(sequence, Body::EnquireLinkResp),
+            t0 + interval + ms(5),
+        );
         s.on_timeout(t0 + interval + SessionConfig::default().response_timeout);
         assert!(s.is_bound());
         assert!(drain(&mut s).is_empty());
@@ -934,7 +952,10 @@ mod tests {
             short_message: Bytes::from_static(b"id:1 stat:DELIVRD"),
             ..SubmitSm::default()
         };
-        s.on_pdu(Pdu::request(100, Body::DeliverSm(Box::new(receipt.clone()))), t0);
+        s.on_pdu(
+            Pdu::request(100, Body::DeliverSm(Box::new(receipt.clone()))),
+            t0,
+        );
         assert_eq!(
             drain(&mut s),
             vec![
@@ -993,7 +1014,13 @@ mod tests {
     #[test]
     fn shutdown_waits_for_outstanding_then_unbinds_smpp_4_2() {
         let t0 = Instant::now();
-        let mut s = bound(SessionConfig { window: 1, ..config() }, t0);
+        let mut s = bound(
+            SessionConfig {
+                window: 1,
+                ..config()
+            },
+            t0,
+        );
         s.submit(SubmitId(1), sm(1), t0);
         s.submit(SubmitId(2), sm(2), t0);
         let seq = sent_submits(&drain(&mut s))[0].0;
@@ -1035,7 +1062,10 @@ mod tests {
         s.on_pdu(Pdu::request(5, Body::Unbind), t0);
         assert_eq!(
             drain(&mut s),
-            vec![Action::Send(Pdu::request(5, Body::UnbindResp)), Action::Disconnect]
+            vec![
+                Action::Send(Pdu::request(5, Body::UnbindResp)),
+                Action::Disconnect
+            ]
         );
         assert_eq!(s.poll_timeout(), Some(t0 + ms(200)));
     }

@@ -72,7 +72,9 @@ impl Drop for SmscSink {
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn encode(pdu: &Pdu) -> Vec<u8> {
