@@ -606,6 +606,10 @@ impl Part {
         }
         if let Some(loc) = &self.content_location {
             out.push(0x80 | PART_CONTENT_LOCATION);
+            if loc.starts_with('"') {
+                // Not a Quoted-string: quote it so the marker is read as text.
+                out.push(wsp::QUOTE);
+            }
             wsp::put_text(out, loc.as_bytes());
         }
         for h in &self.headers {

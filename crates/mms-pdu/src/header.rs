@@ -189,7 +189,7 @@ pub(crate) fn next_header<'a>(r: &mut Reader<'a>) -> Result<(HeaderName, Reader<
     if b >= 0x80 {
         r.u8()?;
         Ok((HeaderName::WellKnown(b & 0x7F), r.raw_value()?))
-    } else if (0x20..0x7F).contains(&b) {
+    } else if (0x20..=0x7F).contains(&b) {
         let name = r.text()?;
         let start = r.pos();
         r.nul_terminated()?;

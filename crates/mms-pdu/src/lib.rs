@@ -18,8 +18,11 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(test)]
+mod arb;
 mod content;
 mod error;
+mod generic;
 mod header;
 mod pdu;
 mod values;
@@ -27,6 +30,7 @@ mod wsp;
 
 pub use content::{Body, ContentType, MediaType, ParamName, ParamValue, Parameter, Part};
 pub use error::DecodeError;
+pub use generic::{HeaderList, HeaderValue, octet_value_from_name, octet_value_name};
 pub use header::{Header, HeaderName, mms_header_code, mms_header_name, wsp_header_name};
 pub use pdu::{
     AcknowledgeInd, CancelConf, CancelReq, Content, DeleteConf, DeleteReq, DeliveryInd,
