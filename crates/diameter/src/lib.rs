@@ -14,6 +14,11 @@ pub mod result;
 pub mod sh;
 pub mod tbcd;
 
+#[cfg(feature = "peer")]
+pub mod peer;
+#[cfg(feature = "peer")]
+pub mod sh_client;
+
 pub use avp::Avp;
 pub use message::{CommandFlags, DecodeError, Message, decode_frame};
 pub use result::{AnswerResult, ResultError};
