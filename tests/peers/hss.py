@@ -22,6 +22,7 @@ from diameter.message.avp.grouped import ExperimentalResult, VendorSpecificAppli
 from diameter.message.avp import Avp
 from diameter.message.constants import APP_3GPP_SH, AVP_TGPP_SH_USER_DATA, VENDOR_TGPP
 from diameter.node import Node
+from diameter.node import peer as node_peer
 from diameter.node.application import SimpleThreadingApplication
 
 E_SUCCESS = 2001
@@ -47,6 +48,17 @@ def sh_data(impus, msisdn) -> bytes:
             f"<Sh-Data><PublicIdentifiers>{body}</PublicIdentifiers></Sh-Data>").encode()
 
 
+def _count_experimental_results_too() -> None:
+    """python-diameter 0.9.0 counts sent answers by Result-Code and raises (after sending) on an answer that
+    carries only Experimental-Result, as a 5001 UDA must (TS 29.329 §6.2.2); count those under their class."""
+    original = node_peer.PeerStats.add_sent_result_code
+
+    def add_sent_result_code(self, result_code):
+        original(self, E_USER_UNKNOWN if result_code is None else result_code)
+
+    node_peer.PeerStats.add_sent_result_code = add_sent_result_code
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--origin-host", default="hss.python.example")
@@ -55,6 +67,7 @@ def main() -> None:
     ap.add_argument("--sub", action="append", default=[], help="MSISDN=IMPU[,IMPU...]")
     args = ap.parse_args()
 
+    _count_experimental_results_too()
     by_impu, by_msisdn = {}, {}
     for sub in args.sub:
         msisdn, impus = sub.split("=", 1)
