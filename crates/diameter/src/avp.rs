@@ -222,7 +222,11 @@ impl Avp {
         } else {
             ntp
         };
-        Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(ntp - NTP_UNIX_OFFSET))
+        // Values in 1968–1970 (era 0 before the Unix epoch) lie before UNIX_EPOCH.
+        Ok(match ntp.checked_sub(NTP_UNIX_OFFSET) {
+            Some(after) => SystemTime::UNIX_EPOCH + Duration::from_secs(after),
+            None => SystemTime::UNIX_EPOCH - Duration::from_secs(NTP_UNIX_OFFSET - ntp),
+        })
     }
 
     /// Grouped view: the child AVPs (RFC 6733 §4.4).
@@ -396,6 +400,12 @@ mod tests {
         assert_eq!(Avp::time(55, t).as_time(), Ok(t));
         let after_rollover = SystemTime::UNIX_EPOCH + Duration::from_secs(2_200_000_000);
         assert_eq!(Avp::time(55, after_rollover).as_time(), Ok(after_rollover));
+    }
+
+    #[test]
+    fn time_before_the_unix_epoch_does_not_overflow_rfc6733_4_3_1() {
+        let t = Avp::unsigned32(55, 0x8000_0000).as_time().unwrap();
+        assert!(t < SystemTime::UNIX_EPOCH);
     }
 
     #[test]
