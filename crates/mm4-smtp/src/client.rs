@@ -330,10 +330,21 @@ impl Connection {
         if !self.input.is_empty() {
             return false;
         }
-        // Polls the read once: pending means nothing arrived, which is what an idle session shows.
-        tokio::time::timeout(Duration::ZERO, self.stream.read_buf(&mut self.input))
-            .await
-            .is_err()
+        // Polls the read exactly once (no timer): pending means nothing arrived, which is what
+        // an idle session looks like; data (a 421) or EOF means the server gave up on it.
+        let mut probe = [0u8; 512];
+        let stream = &mut self.stream;
+        let polled = std::future::poll_fn(|cx| {
+            let mut buf = tokio::io::ReadBuf::new(&mut probe);
+            match std::pin::Pin::new(&mut **stream).poll_read(cx, &mut buf) {
+                std::task::Poll::Pending => std::task::Poll::Ready(None),
+                std::task::Poll::Ready(r) => {
+                    std::task::Poll::Ready(Some(r.map(|()| buf.filled().len())))
+                }
+            }
+        })
+        .await;
+        polled.is_none()
     }
 
     async fn command(
