@@ -55,7 +55,17 @@ impl Default for ResolverConfig {
     }
 }
 
+/// Why a TOML text is not a [`ResolverConfig`].
+#[derive(Debug, thiserror::Error)]
+#[error("invalid resolver configuration: {0}")]
+pub struct ConfigError(#[from] toml::de::Error);
+
 impl ResolverConfig {
+    /// Parses a TOML document holding exactly the keys of this struct (unknown keys rejected).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Ok(toml::from_str(text)?)
+    }
+
     /// The per-question deadline.
     pub fn lookup_timeout(&self) -> Duration {
         Duration::from_millis(self.lookup_timeout_ms.max(1))
@@ -137,7 +147,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected() {
-        assert!(toml::from_str::<ResolverConfig>("nameserver = []").is_err());
+        assert!(ResolverConfig::from_toml("nameserver = []").is_err());
         assert!(toml::from_str::<ResolverConfig>("[cache]\nmax = 1").is_err());
     }
 

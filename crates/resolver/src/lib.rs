@@ -14,7 +14,7 @@ mod lookup;
 mod resolve;
 
 pub use cache::{CacheStats, CachingLookup};
-pub use config::{CacheConfig, NumberRangeConfig, PeerConfig, ResolverConfig};
+pub use config::{CacheConfig, ConfigError, NumberRangeConfig, PeerConfig, ResolverConfig};
 pub use hickory::{HickoryLookup, LookupSetupError};
 pub use lookup::{
     Answer, DnsLookup, Lookup, LookupError, MxRecord, NaptrRecord, RecordKind, Records,
