@@ -47,44 +47,62 @@ pub enum HeaderValue {
     Raw(Bytes),
 }
 
-/// How each MMS header code's value is encoded (MMS ENC 1.3 §7.3).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+/// How an MMS header's value is encoded (MMS ENC 1.3 §7.3), i.e. which [`HeaderValue`]
+/// variant it decodes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValueKind {
+    /// Text-string.
     Text,
+    /// Encoded-string-value.
     Encoded,
+    /// Long-integer.
     LongInt,
+    /// Integer-value.
     IntValue,
+    /// Yes / No.
     Bool,
+    /// One octet from a value table.
     Octet,
+    /// Version-value.
     Version,
+    /// From-value.
     From,
+    /// Value-length (Absolute | Relative) time.
     Time,
+    /// Class-identifier | Token-text.
     Class,
-    Psb,
-    Psd,
-    Flag,
-    Mbox,
+    /// Previously-sent-by-value.
+    PreviouslySentBy,
+    /// Previously-sent-date-value.
+    PreviouslySentDate,
+    /// MM-flags-value.
+    MmFlag,
+    /// Mbox-totals / Mbox-quotas value.
+    MboxCount,
+    /// Not modelled: raw octets.
     Raw,
 }
 
-fn kind(code: u8) -> Kind {
+/// The value encoding of MMS header `code` (7-bit, e.g. 0x17 To → [`ValueKind::Encoded`]).
+pub fn value_kind(code: u8) -> ValueKind {
     match code {
-        0x03 | 0x0B | 0x18 | 0x1E | 0x37 | 0x38 | 0x39 | 0x3D | 0x3E => Kind::Text,
-        0x01 | 0x02 | 0x13 | 0x16 | 0x17 | 0x1A | 0x26 | 0x35 | 0x36 => Kind::Encoded,
-        0x05 | 0x0E | 0x1F => Kind::LongInt,
-        0x2D | 0x2F | 0x33 => Kind::IntValue,
-        0x06 | 0x10 | 0x11 | 0x22 | 0x27 | 0x29 | 0x2B | 0x31 | 0x3B | 0x3C => Kind::Bool,
+        0x03 | 0x0B | 0x18 | 0x1E | 0x37 | 0x38 | 0x39 | 0x3D | 0x3E => ValueKind::Text,
+        0x01 | 0x02 | 0x13 | 0x16 | 0x17 | 0x1A | 0x26 | 0x35 | 0x36 => ValueKind::Encoded,
+        0x05 | 0x0E | 0x1F => ValueKind::LongInt,
+        0x2D | 0x2F | 0x33 => ValueKind::IntValue,
+        0x06 | 0x10 | 0x11 | 0x22 | 0x27 | 0x29 | 0x2B | 0x31 | 0x3B | 0x3C => ValueKind::Bool,
         0x0C | 0x0F | 0x12 | 0x14 | 0x15 | 0x19 | 0x1B | 0x1C | 0x23 | 0x25 | 0x28 | 0x34
-        | 0x3A | 0x3F => Kind::Octet,
-        0x0D => Kind::Version,
-        0x09 => Kind::From,
-        0x07 | 0x08 | 0x1D => Kind::Time,
-        0x0A => Kind::Class,
-        0x20 => Kind::Psb,
-        0x21 => Kind::Psd,
-        0x24 => Kind::Flag,
-        0x2A | 0x2C => Kind::Mbox,
-        _ => Kind::Raw,
+        | 0x3A | 0x3F => ValueKind::Octet,
+        0x0D => ValueKind::Version,
+        0x09 => ValueKind::From,
+        0x07 | 0x08 | 0x1D => ValueKind::Time,
+        0x0A => ValueKind::Class,
+        0x20 => ValueKind::PreviouslySentBy,
+        0x21 => ValueKind::PreviouslySentDate,
+        0x24 => ValueKind::MmFlag,
+        0x2A | 0x2C => ValueKind::MboxCount,
+        _ => ValueKind::Raw,
     }
 }
 
@@ -133,22 +151,26 @@ pub fn octet_value_from_name(code: u8, name: &str) -> Option<u8> {
 impl HeaderValue {
     fn decode(code: u8, v: &Reader) -> HeaderValue {
         let mut r = v.clone();
-        let typed: Result<HeaderValue> = match kind(code) {
-            Kind::Text => r.text().map(HeaderValue::Text),
-            Kind::Encoded => EncodedString::decode(&mut r).map(HeaderValue::Encoded),
-            Kind::LongInt => r.long_integer().map(HeaderValue::Integer),
-            Kind::IntValue => r.integer_value().map(HeaderValue::Integer),
-            Kind::Bool => yes_no::decode(&mut r).map(HeaderValue::Bool),
-            Kind::Octet => r.short_integer().map(|b| HeaderValue::Octet(b | 0x80)),
-            Kind::Version => MmsVersion::decode(&mut r).map(HeaderValue::Version),
-            Kind::From => FromAddress::decode(&mut r).map(HeaderValue::From),
-            Kind::Time => TimeSpec::decode(&mut r).map(HeaderValue::Time),
-            Kind::Class => MessageClass::decode(&mut r).map(HeaderValue::Class),
-            Kind::Psb => PreviouslySentBy::decode(&mut r).map(HeaderValue::PreviouslySentBy),
-            Kind::Psd => PreviouslySentDate::decode(&mut r).map(HeaderValue::PreviouslySentDate),
-            Kind::Flag => MmFlag::decode(&mut r).map(HeaderValue::MmFlag),
-            Kind::Mbox => MboxCount::decode(&mut r).map(HeaderValue::MboxCount),
-            Kind::Raw => Err(DecodeError::Malformed {
+        let typed: Result<HeaderValue> = match value_kind(code) {
+            ValueKind::Text => r.text().map(HeaderValue::Text),
+            ValueKind::Encoded => EncodedString::decode(&mut r).map(HeaderValue::Encoded),
+            ValueKind::LongInt => r.long_integer().map(HeaderValue::Integer),
+            ValueKind::IntValue => r.integer_value().map(HeaderValue::Integer),
+            ValueKind::Bool => yes_no::decode(&mut r).map(HeaderValue::Bool),
+            ValueKind::Octet => r.short_integer().map(|b| HeaderValue::Octet(b | 0x80)),
+            ValueKind::Version => MmsVersion::decode(&mut r).map(HeaderValue::Version),
+            ValueKind::From => FromAddress::decode(&mut r).map(HeaderValue::From),
+            ValueKind::Time => TimeSpec::decode(&mut r).map(HeaderValue::Time),
+            ValueKind::Class => MessageClass::decode(&mut r).map(HeaderValue::Class),
+            ValueKind::PreviouslySentBy => {
+                PreviouslySentBy::decode(&mut r).map(HeaderValue::PreviouslySentBy)
+            }
+            ValueKind::PreviouslySentDate => {
+                PreviouslySentDate::decode(&mut r).map(HeaderValue::PreviouslySentDate)
+            }
+            ValueKind::MmFlag => MmFlag::decode(&mut r).map(HeaderValue::MmFlag),
+            ValueKind::MboxCount => MboxCount::decode(&mut r).map(HeaderValue::MboxCount),
+            ValueKind::Raw => Err(DecodeError::Malformed {
                 at: 0,
                 reason: "raw",
             }),
@@ -190,8 +212,8 @@ impl HeaderValue {
 
     fn encode_for(&self, code: u8, out: &mut Vec<u8>) {
         // Integer-value fields take the short form when they can.
-        match (self, kind(code)) {
-            (HeaderValue::Integer(n), Kind::IntValue) => int_value::encode(n, out),
+        match (self, value_kind(code)) {
+            (HeaderValue::Integer(n), ValueKind::IntValue) => int_value::encode(n, out),
             _ => self.encode(out),
         }
     }

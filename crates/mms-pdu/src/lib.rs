@@ -30,7 +30,9 @@ mod wsp;
 
 pub use content::{Body, ContentType, MediaType, ParamName, ParamValue, Parameter, Part};
 pub use error::DecodeError;
-pub use generic::{HeaderList, HeaderValue, octet_value_from_name, octet_value_name};
+pub use generic::{
+    HeaderList, HeaderValue, ValueKind, octet_value_from_name, octet_value_name, value_kind,
+};
 pub use header::{Header, HeaderName, mms_header_code, mms_header_name, wsp_header_name};
 pub use pdu::{
     AcknowledgeInd, CancelConf, CancelReq, Content, DeleteConf, DeleteReq, DeliveryInd,
