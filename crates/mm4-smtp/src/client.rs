@@ -83,6 +83,10 @@ pub enum SendError {
     /// The route has no host.
     #[error("no host to send to")]
     NoRoute,
+    /// An envelope address that cannot be written into a command (RFC 5321 §4.1.2: no CR, LF,
+    /// `<`, `>`, space or other control characters outside a quoted local part).
+    #[error("envelope address not sendable: {0:?}")]
+    InvalidAddress(String),
     /// The connection failed (the error of the last host tried when all failed).
     #[error("{host}: {stage:?}: {source}")]
     Io {
@@ -158,9 +162,10 @@ impl SendError {
             | SendError::Closed { .. }
             | SendError::Protocol { .. } => true,
             SendError::Tls(_) => true,
-            SendError::NoRoute | SendError::TlsRequired(_) | SendError::MessageTooBig { .. } => {
-                false
-            }
+            SendError::NoRoute
+            | SendError::InvalidAddress(_)
+            | SendError::TlsRequired(_)
+            | SendError::MessageTooBig { .. } => false,
             SendError::Rejected { reply, .. } => reply.is_transient(),
             SendError::RecipientsRejected { rejected } => {
                 rejected.iter().any(|r| r.reply.is_transient())
@@ -575,6 +580,19 @@ impl SmtpClient {
         envelope: &OutboundEnvelope,
         data: &[u8],
     ) -> Result<SendOutcome, SendError> {
+        let unsendable = |a: &str| {
+            a.bytes()
+                .any(|b| b.is_ascii_control() || matches!(b, b'<' | b'>' | b' '))
+        };
+        if let Some(bad) = std::iter::once(&envelope.mail_from)
+            .chain(&envelope.rcpt_to)
+            .find(|a| unsendable(a))
+        {
+            return Err(SendError::InvalidAddress(bad.clone()));
+        }
+        if envelope.rcpt_to.iter().any(String::is_empty) {
+            return Err(SendError::InvalidAddress(String::new()));
+        }
         let mut last = SendError::NoRoute;
         for host in route {
             let pool = self.pool(host.addr);

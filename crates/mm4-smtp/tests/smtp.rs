@@ -496,6 +496,20 @@ async fn client_fails_over_to_the_next_host_on_connect_error_rfc5321_s5_1() {
 }
 
 #[tokio::test]
+async fn envelope_address_with_crlf_is_refused_before_any_command_rfc5321_s4_1_2() {
+    let srv = start(loopback_config()).await;
+    let client = SmtpClient::new(ClientConfig::new("a"));
+    let injected = envelope(&["b@b.example>\r\nRCPT TO:<evil@c.example"]);
+    let err = client
+        .send(&[host(srv.addr)], &injected, b"x\r\n")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SendError::InvalidAddress(_)), "{err:?}");
+    assert!(!err.is_transient());
+    assert!(srv.handler.delivered.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn stale_pooled_connection_is_replaced_transparently() {
     let mut config = loopback_config();
     config.command_timeout = Duration::from_millis(150);

@@ -385,6 +385,37 @@ mod tests {
     }
     const INDEPENDENT_VECTOR: &str = include_str!("../tests/vectors/acct_request_user_secret.hex");
 
+    /// RFC 2865 §7.1 example: Access-Request from NAS 192.168.1.16 for user "nemo" and its
+    /// Access-Accept, shared secret "xyzzy5461". The Response Authenticator formula is the one
+    /// RFC 2866 §3 uses for Accounting-Response.
+    #[test]
+    fn rfc2865_s7_1_example_decodes_and_its_response_authenticator_verifies() {
+        let request = hex(
+            "01 00 00 38 0f 40 3f 94 73 97 80 57 bd 83 d5 cb 98 f4 22 7a 01 06 6e 65 6d 6f 02 12
+             0d be 70 8d 93 d4 13 ce 31 96 e4 3f 78 2a 0a ee 04 06 c0 a8 01 10 05 06 00 00 00 03",
+        );
+        let accept = hex(
+            "02 00 00 26 86 fe 22 0e 76 24 ba 2a 10 05 f6 bf 9b 55 e0 b2 06 06 00 00 00 01
+             0f 06 00 00 00 00 0e 06 c0 a8 01 03",
+        );
+        let req = Packet::decode(&request).unwrap();
+        assert_eq!(
+            (req.code, req.identifier, req.attributes.len()),
+            (Code::Other(1), 0, 4)
+        );
+        assert_eq!(req.user_name(), Ok(Some("nemo")));
+        assert_eq!(
+            req.nas_ip_address(),
+            Ok(Some(std::net::Ipv4Addr::new(192, 168, 1, 16)))
+        );
+        let resp = verify_response(&accept, &req.authenticator, b"xyzzy5461").unwrap();
+        assert_eq!(resp.attributes.len(), 3);
+        assert_eq!(
+            verify_response(&accept, &req.authenticator, b"xyzzy5462"),
+            Err(AuthenticatorError::Mismatch)
+        );
+    }
+
     #[test]
     fn tampered_attribute_fails_authenticator_check_rfc2866_s3() {
         let mut p = Packet::new(Code::AccountingRequest, 7).with(31, b"491701234567".to_vec());
