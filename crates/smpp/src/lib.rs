@@ -2,7 +2,7 @@
 //!
 //! [`pdu`] encodes and decodes the PDUs an ESME sending WAP push needs (bind, submit_sm,
 //! deliver_sm, enquire_link, unbind, generic_nack); [`session`] holds every protocol decision
-//! as a state machine driven by events and `now`; [`client`] (feature `client`) is the thin tokio
+//! as a state machine driven by events and `now`; `client` (feature `client`) is the thin tokio
 //! task that moves bytes for it.
 #![forbid(unsafe_code)]
 

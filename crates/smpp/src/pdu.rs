@@ -258,6 +258,37 @@ impl SubmitSm {
         }
     }
 
+    /// Adds source_port / destination_port TLVs (SMPP 3.4 §5.3.2.20–21), as WAP push in SAR
+    /// TLV mode needs (9200 / 2948).
+    pub fn with_ports(mut self, source: u16, destination: u16) -> Self {
+        self.tlvs.push(Tlv::u16(tag::SOURCE_PORT, source));
+        self.tlvs.push(Tlv::u16(tag::DESTINATION_PORT, destination));
+        self
+    }
+
+    /// Adds sar_msg_ref_num, sar_total_segments, sar_segment_seqnum (SMPP 3.4 §5.3.2.22–24).
+    pub fn with_sar(mut self, reference: u16, total: u8, sequence: u8) -> Self {
+        self.tlvs.push(Tlv::u16(tag::SAR_MSG_REF_NUM, reference));
+        self.tlvs.push(Tlv::u8(tag::SAR_TOTAL_SEGMENTS, total));
+        self.tlvs.push(Tlv::u8(tag::SAR_SEGMENT_SEQNUM, sequence));
+        self
+    }
+
+    /// The SAR TLV values (reference, total, sequence), when all three are present.
+    pub fn sar(&self) -> Option<(u16, u8, u8)> {
+        let total = u8::try_from(self.tlv_u16(tag::SAR_TOTAL_SEGMENTS)?).ok()?;
+        let sequence = u8::try_from(self.tlv_u16(tag::SAR_SEGMENT_SEQNUM)?).ok()?;
+        Some((self.tlv_u16(tag::SAR_MSG_REF_NUM)?, total, sequence))
+    }
+
+    /// The port TLVs (source, destination), when both are present.
+    pub fn ports(&self) -> Option<(u16, u16)> {
+        Some((
+            self.tlv_u16(tag::SOURCE_PORT)?,
+            self.tlv_u16(tag::DESTINATION_PORT)?,
+        ))
+    }
+
     /// The value of the first TLV with `tag`.
     pub fn tlv(&self, tag: u16) -> Option<&[u8]> {
         self.tlvs

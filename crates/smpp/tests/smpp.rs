@@ -189,8 +189,12 @@ fn sar_and_port_tlvs_encode_as_smpp_5_3_2() {
             0x02, 0x0F, 0, 1, 1, // sar_segment_seqnum
         ]
     );
-    assert_eq!(sm.tlv_u16(tag::DESTINATION_PORT), Some(2948));
-    assert_eq!(sm.tlv_u16(tag::SAR_TOTAL_SEGMENTS), Some(2));
+    assert_eq!(sm.ports(), Some((9200, 2948)));
+    assert_eq!(sm.sar(), Some((0x0102, 2, 1)));
+    let built = SubmitSm::default()
+        .with_ports(9200, 2948)
+        .with_sar(0x0102, 2, 1);
+    assert_eq!(built, sm);
 }
 
 #[test]

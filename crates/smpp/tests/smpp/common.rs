@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use smpp::client::ClientConfig;
-use smpp::pdu::tag;
 use smpp::session::Backoff;
-use smpp::{Address, SubmitSm, Tlv};
+use smpp::{Address, SubmitSm};
 use wap_push::{ConcatReference, Ports, encode_mms_push, segment_sar, segment_udh};
 
 /// Upper bound on any wait in these tests.
@@ -55,17 +54,12 @@ pub fn sar_submits(ni: &[u8], reference: u16) -> Vec<SubmitSm> {
         .unwrap()
         .into_iter()
         .map(|seg| {
-            let mut sm = SubmitSm::binary(src.clone(), dst.clone(), seg.payload, false);
-            sm.tlvs
-                .push(Tlv::u16(tag::SOURCE_PORT, Ports::WAP_PUSH.source));
-            sm.tlvs
-                .push(Tlv::u16(tag::DESTINATION_PORT, Ports::WAP_PUSH.destination));
-            if let Some(sar) = seg.sar {
-                sm.tlvs.push(Tlv::u16(tag::SAR_MSG_REF_NUM, sar.reference));
-                sm.tlvs.push(Tlv::u8(tag::SAR_TOTAL_SEGMENTS, sar.total));
-                sm.tlvs.push(Tlv::u8(tag::SAR_SEGMENT_SEQNUM, sar.sequence));
+            let sm = SubmitSm::binary(src.clone(), dst.clone(), seg.payload, false)
+                .with_ports(Ports::WAP_PUSH.source, Ports::WAP_PUSH.destination);
+            match seg.sar {
+                Some(sar) => sm.with_sar(sar.reference, sar.total, sar.sequence),
+                None => sm,
             }
-            sm
         })
         .collect()
 }
