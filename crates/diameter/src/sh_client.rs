@@ -172,11 +172,14 @@ impl From<ResultError> for ShError {
     }
 }
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Impu(String),
-    Msisdn(String),
+/// Which table of the cache an identity belongs to.
+#[derive(Clone, Copy)]
+enum Kind {
+    Impu,
+    Msisdn,
 }
+
+type Table = HashMap<String, (Instant, Cached)>;
 
 #[derive(Clone)]
 enum Cached {
@@ -198,7 +201,8 @@ pub struct ShStats {
 pub struct ShClient {
     pool: PeerPool,
     config: ShConfig,
-    cache: Mutex<HashMap<Key, (Instant, Cached)>>,
+    /// IMPU → answer and MSISDN → answer, each entry with its expiry.
+    cache: Mutex<[Table; 2]>,
     session_high: u32,
     session_low: AtomicU64,
     stats: ShStats,
@@ -227,7 +231,7 @@ impl ShClient {
         Self {
             pool,
             config,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new([Table::new(), Table::new()]),
             session_high,
             session_low: AtomicU64::new(0),
             stats: ShStats::default(),
@@ -246,8 +250,8 @@ impl ShClient {
 
     /// The MSISDN (digits, no `+`) of an IMS public identity (`sip:` or `tel:` URI).
     pub async fn msisdn_for(&self, public_identity: &str) -> Result<String, ShError> {
-        let key = Key::Impu(public_identity.to_owned());
-        match self.cached(&key) {
+        let key = (Kind::Impu, public_identity);
+        match self.cached(key) {
             Some(Cached::Msisdn(m)) => return Ok(m),
             Some(Cached::Unknown) => return Err(ShError::UserUnknown),
             _ => {}
@@ -256,7 +260,7 @@ impl ShClient {
             .user_data(
                 UserIdentity::PublicIdentity(public_identity.to_owned()),
                 DataReference::Msisdn,
-                &key,
+                key,
             )
             .await?;
         let msisdn = answer
@@ -274,8 +278,8 @@ impl ShClient {
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ShError::InvalidMsisdn);
         }
-        let key = Key::Msisdn(digits.to_owned());
-        match self.cached(&key) {
+        let key = (Kind::Msisdn, digits);
+        match self.cached(key) {
             Some(Cached::Impus(v)) => return Ok(v),
             Some(Cached::Unknown) => return Err(ShError::UserUnknown),
             _ => {}
@@ -284,7 +288,7 @@ impl ShClient {
             .user_data(
                 UserIdentity::Msisdn(digits.to_owned()),
                 DataReference::ImsPublicIdentity,
-                &key,
+                key,
             )
             .await?;
         let impus = answer
@@ -301,7 +305,7 @@ impl ShClient {
     /// Forgets every cached answer.
     pub fn clear_cache(&self) {
         if let Ok(mut cache) = self.cache.lock() {
-            cache.clear();
+            cache.iter_mut().for_each(Table::clear);
         }
     }
 
@@ -310,9 +314,9 @@ impl ShClient {
         self.pool.shutdown().await;
     }
 
-    fn cached(&self, key: &Key) -> Option<Cached> {
+    fn cached(&self, (kind, identity): (Kind, &str)) -> Option<Cached> {
         let cache = self.cache.lock().ok()?;
-        let (expires, value) = cache.get(key)?;
+        let (expires, value) = cache[kind as usize].get(identity)?;
         if *expires > Instant::now() {
             self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
             Some(value.clone())
@@ -321,7 +325,7 @@ impl ShClient {
         }
     }
 
-    fn store(&self, key: Key, value: Cached, ttl: Duration) {
+    fn store(&self, (kind, identity): (Kind, &str), value: Cached, ttl: Duration) {
         if ttl.is_zero() {
             return;
         }
@@ -329,11 +333,14 @@ impl ShClient {
             return;
         };
         let now = Instant::now();
-        if cache.len() >= self.config.cache_capacity {
-            cache.retain(|_, (expires, _)| *expires > now);
+        let len = |c: &[Table; 2]| c[0].len() + c[1].len();
+        if len(&cache) >= self.config.cache_capacity {
+            for table in cache.iter_mut() {
+                table.retain(|_, (expires, _)| *expires > now);
+            }
         }
-        if cache.len() < self.config.cache_capacity {
-            cache.insert(key, (now + ttl, value));
+        if len(&cache) < self.config.cache_capacity {
+            cache[kind as usize].insert(identity.to_owned(), (now + ttl, value));
         }
     }
 
@@ -341,7 +348,7 @@ impl ShClient {
         &self,
         user_identity: UserIdentity,
         reference: DataReference,
-        key: &Key,
+        key: (Kind, &str),
     ) -> Result<UserDataAnswer, ShError> {
         let request = UserDataRequest {
             session_id: format!(
@@ -367,7 +374,7 @@ impl ShClient {
         match answer.result.check().map_err(ShError::from) {
             Ok(()) => Ok(answer),
             Err(ShError::UserUnknown) => {
-                self.store(key.clone(), Cached::Unknown, self.config.negative_cache_ttl);
+                self.store(key, Cached::Unknown, self.config.negative_cache_ttl);
                 Err(ShError::UserUnknown)
             }
             Err(e) => Err(e),
