@@ -15,6 +15,9 @@ mod npm_smsc;
 #[cfg(feature = "client")]
 #[path = "smpp/sink.rs"]
 mod sink;
+#[cfg(feature = "client")]
+#[path = "smpp/tshark.rs"]
+mod tshark;
 
 fn cstr(max: usize) -> impl Strategy<Value = String> {
     proptest::string::string_regex(&format!("[0-9A-Za-z ]{{0,{}}}", max - 1)).unwrap()
