@@ -493,7 +493,9 @@ impl Pdu {
             out.truncate(start);
             return Err(EncodeError::TooLarge);
         }
-        out[start..start + 4].copy_from_slice(&(len as u32).to_be_bytes());
+        if let Some(slot) = out.get_mut(start..start + 4) {
+            slot.copy_from_slice(&(len as u32).to_be_bytes());
+        }
         Ok(())
     }
 
@@ -572,17 +574,20 @@ impl<'a> Reader<'a> {
     }
 }
 
+fn read_u32(data: &[u8], at: usize) -> Option<u32> {
+    let octets: [u8; 4] = data.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(u32::from_be_bytes(octets))
+}
+
 /// Decodes one PDU from the start of `buf`.
 ///
 /// `Ok(None)`: fewer octets than the PDU's command_length are buffered (not an error).
 /// `Ok(Some((pdu, n)))`: the PDU and the `n` octets it used. Errors other than
 /// [`DecodeError::InvalidCommandLength`] tell how many octets to skip.
 pub fn decode_frame(buf: &[u8]) -> Result<Option<(Pdu, usize)>, DecodeError> {
-    let Some(len_bytes) = buf.get(..4) else {
+    let Some(command_length) = read_u32(buf, 0) else {
         return Ok(None);
     };
-    let command_length =
-        u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]);
     let frame_len = command_length as usize;
     if !(HEADER_LEN..=MAX_PDU_LEN).contains(&frame_len) {
         return Err(DecodeError::InvalidCommandLength(command_length));
@@ -590,12 +595,8 @@ pub fn decode_frame(buf: &[u8]) -> Result<Option<(Pdu, usize)>, DecodeError> {
     let Some(frame) = buf.get(..frame_len) else {
         return Ok(None);
     };
-    let word = |i: usize| {
-        frame
-            .get(i..i + 4)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-            .unwrap_or_default()
-    };
+    // frame holds at least HEADER_LEN octets
+    let word = |i: usize| read_u32(frame, i).unwrap_or_default();
     let command_id = word(4);
     let status = CommandStatus::from(word(8));
     let sequence = word(12);
