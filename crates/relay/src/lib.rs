@@ -11,6 +11,7 @@
 //! * [`mm4`]: MM4 in (SMTP server handler) and out (forward, responses, reports) between relays.
 //! * [`notifier`]: the worker that notifies local recipients by WAP Push over SMS (SMPP).
 //! * [`reports`]: delivery and read reports back to the sender (MM1 push or MM4).
+//! * [`worker`]: the generic outbox loop (lease, handle, complete / retry / fail) and the expiry sweeper.
 #![forbid(unsafe_code)]
 
 pub mod config;
@@ -21,3 +22,4 @@ pub mod mm4;
 pub mod notifier;
 pub mod reports;
 pub mod routing;
+pub mod worker;

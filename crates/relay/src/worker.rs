@@ -1,0 +1,341 @@
+//! The outbox worker loop (DESIGN.md §1, §7): lease due items of some kinds, run a handler on each
+//! with bounded concurrency, then complete, retry with backoff or fail them.
+//!
+//! What to do with a handler's [`Outcome`] is decided by the pure function [`settle`]; the loop only
+//! moves items between the store and the handler. A node that dies leaves leases that expire, and
+//! another node's loop takes the items over; the work a handler does must therefore be idempotent
+//! or guarded by the item's idempotency key (MM4 peers suppress duplicates by message id and
+//! recipient; pushes are at-least-once).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mms_store::{LeasedItem, OutboxKind, RetryPolicy, Store, Timestamp, retry_at_random};
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// What a handler made of one item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done: complete the item.
+    Done,
+    /// The handler already completed the item in its own transaction (e.g. a recipient's state
+    /// change with [`mms_store::OutboxEffects::complete`]): nothing left to do.
+    Settled,
+    /// A transient failure (peer down, timeout, DNS SERVFAIL): try again later, but not past
+    /// `expiry` (the MM's expiry, when the item belongs to one).
+    Retry {
+        /// Why, recorded on the item and its recipient.
+        error: String,
+        /// The latest time a retry makes sense.
+        expiry: Option<Timestamp>,
+    },
+    /// A permanent failure: fail the item.
+    Fail {
+        /// Why, recorded on the item and its recipient.
+        error: String,
+    },
+}
+
+/// What the loop does with the item after the handler.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    /// Mark the item done.
+    Complete,
+    /// Nothing: the handler settled it.
+    Nothing,
+    /// Release it until this time.
+    RetryAt(Timestamp, String),
+    /// Mark it failed.
+    Fail(String),
+}
+
+/// Decides what becomes of an item after `outcome`, its `attempts` so far and the retry `policy`.
+/// A retry that would fall past the expiry, or past the policy's attempt limit, fails the item
+/// (the expiry sweeper then turns its recipient into `Expired` and queues the report).
+pub fn settle(
+    outcome: Outcome,
+    attempts: u32,
+    policy: &RetryPolicy,
+    now: Timestamp,
+    jitter: impl FnOnce(&RetryPolicy, u32, Timestamp, Timestamp) -> Option<Timestamp>,
+) -> Settlement {
+    match outcome {
+        Outcome::Done => Settlement::Complete,
+        Outcome::Settled => Settlement::Nothing,
+        Outcome::Fail { error } => Settlement::Fail(error),
+        Outcome::Retry { error, expiry } => {
+            let expiry = expiry.unwrap_or(Timestamp::from_millis(i64::MAX));
+            match jitter(policy, attempts, now, expiry) {
+                Some(at) => Settlement::RetryAt(at, error),
+                None => Settlement::Fail(format!("gave up after {attempts} attempts: {error}")),
+            }
+        }
+    }
+}
+
+/// Handles one leased item.
+pub trait Handler: Send + Sync + 'static {
+    /// Does the item's work and says how it went. Must not panic on bad payloads: a payload that
+    /// does not decode is [`Outcome::Fail`].
+    fn handle(&self, item: LeasedItem) -> impl Future<Output = Outcome> + Send;
+}
+
+/// Settings of one worker loop.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// The loop's name in logs and metrics.
+    pub name: &'static str,
+    /// The kinds it works on.
+    pub kinds: Vec<OutboxKind>,
+    /// Lease owner: unique per node and loop, so a restarted node does not reuse a dead one's leases.
+    pub owner: String,
+    /// Items leased per round.
+    pub batch: u32,
+    /// Items handled at once.
+    pub concurrency: usize,
+    /// How long a lease lasts; an item whose handler runs longer may be taken by another node.
+    pub lease_for: Duration,
+    /// How often to look for due items when not woken.
+    pub poll_interval: Duration,
+    /// Backoff of transient failures.
+    pub retry: RetryPolicy,
+}
+
+impl WorkerConfig {
+    /// A loop over `kinds` with the defaults: batches of 64, 32 at once, 60 s leases, 1 s polls.
+    pub fn new(name: &'static str, kinds: Vec<OutboxKind>) -> Self {
+        Self {
+            name,
+            kinds,
+            owner: lease_owner(name),
+            batch: 64,
+            concurrency: 32,
+            lease_for: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(1),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// A lease owner name unique to this process and loop: `<loop>@<host>:<pid>:<random>`.
+pub fn lease_owner(name: &str) -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
+    format!(
+        "{name}@{host}:{}:{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+/// Starts a worker loop. It wakes on `wake` (work queued on this node) or every poll interval,
+/// and stops when `cancel` fires, after the items in hand are settled.
+pub fn spawn<S: Store, H: Handler>(
+    store: S,
+    config: WorkerConfig,
+    handler: Arc<H>,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(run(store, config, handler, wake, cancel))
+}
+
+async fn run<S: Store, H: Handler>(
+    store: S,
+    config: WorkerConfig,
+    handler: Arc<H>,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let config = Arc::new(config);
+    while !cancel.is_cancelled() {
+        let free = u32::try_from(permits.available_permits()).unwrap_or(u32::MAX);
+        let want = config.batch.min(free);
+        let leased = if want == 0 {
+            Vec::new()
+        } else {
+            match store
+                .lease(
+                    &config.kinds,
+                    want,
+                    &config.owner,
+                    config.lease_for,
+                    Timestamp::now(),
+                )
+                .await
+            {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::warn!(worker = config.name, error = %e, "lease failed");
+                    Vec::new()
+                }
+            }
+        };
+        let full_batch = !leased.is_empty() && leased.len() == want as usize;
+        for item in leased {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
+            let (store, handler, config) = (store.clone(), handler.clone(), config.clone());
+            tokio::spawn(async move {
+                handle_one(&store, &*handler, &config, item).await;
+                drop(permit);
+            });
+        }
+        if full_batch {
+            continue; // more may be due right now
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(config.poll_interval) => {}
+        }
+    }
+    // Wait for the items in hand: every permit back means every handler settled its item.
+    let _ = permits
+        .acquire_many(u32::try_from(config.concurrency.max(1)).unwrap_or(u32::MAX))
+        .await;
+}
+
+async fn handle_one<S: Store, H: Handler>(
+    store: &S,
+    handler: &H,
+    config: &WorkerConfig,
+    item: LeasedItem,
+) {
+    let lease = item.lease();
+    let attempts = item.attempts;
+    let (id, kind) = (item.id.clone(), item.kind);
+    let outcome = handler.handle(item).await;
+    let now = Timestamp::now();
+    let settlement = settle(outcome, attempts, &config.retry, now, retry_at_random);
+    let result = match &settlement {
+        Settlement::Complete => store.complete(&lease, now).await,
+        Settlement::Nothing => Ok(()),
+        Settlement::RetryAt(at, error) => {
+            tracing::info!(worker = config.name, item = %id, kind = kind.as_str(), attempts, error = %error, "will retry");
+            store.retry(&lease, *at, error, now).await
+        }
+        Settlement::Fail(error) => {
+            tracing::warn!(worker = config.name, item = %id, kind = kind.as_str(), error = %error, "failed");
+            store.fail(&lease, error, now).await
+        }
+    };
+    if let Err(e) = result {
+        // A lost lease means another node took the item over; it will settle it.
+        tracing::warn!(worker = config.name, item = %id, error = %e, "could not settle item");
+    }
+}
+
+/// Starts the expiry sweeper: every `interval`, recipients whose MM expired become `Expired` and
+/// their reports are queued (MMS ENC Status Expired 128); `wake` is notified when it expired any.
+pub fn spawn_expiry_sweeper<S: Store>(
+    store: S,
+    interval: Duration,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match store.expire_due(Timestamp::now(), 500).await {
+                Ok(expired) if !expired.is_empty() => {
+                    tracing::info!(count = expired.len(), "recipients expired");
+                    wake.notify_waiters();
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_millis(1_000_000);
+
+    fn fixed(
+        at: Option<Timestamp>,
+    ) -> impl FnOnce(&RetryPolicy, u32, Timestamp, Timestamp) -> Option<Timestamp> {
+        move |_, _, _, _| at
+    }
+
+    #[test]
+    fn done_completes_and_settled_leaves_the_item_alone() {
+        let p = RetryPolicy::default();
+        assert_eq!(
+            settle(Outcome::Done, 1, &p, NOW, fixed(None)),
+            Settlement::Complete
+        );
+        assert_eq!(
+            settle(Outcome::Settled, 1, &p, NOW, fixed(None)),
+            Settlement::Nothing
+        );
+    }
+
+    #[test]
+    fn transient_failure_retries_at_the_backoff_time() {
+        let p = RetryPolicy::default();
+        let at = Timestamp::from_millis(1_030_000);
+        let out = settle(
+            Outcome::Retry {
+                error: "peer down".into(),
+                expiry: None,
+            },
+            1,
+            &p,
+            NOW,
+            fixed(Some(at)),
+        );
+        assert_eq!(out, Settlement::RetryAt(at, "peer down".into()));
+    }
+
+    #[test]
+    fn retry_past_expiry_fails_the_item() {
+        let p = RetryPolicy::default();
+        let expiry = Timestamp::from_millis(1_000_010);
+        let out = settle(
+            Outcome::Retry {
+                error: "timeout".into(),
+                expiry: Some(expiry),
+            },
+            3,
+            &p,
+            NOW,
+            retry_at_random,
+        );
+        assert!(
+            matches!(out, Settlement::Fail(e) if e.contains("gave up after 3 attempts: timeout"))
+        );
+    }
+
+    #[test]
+    fn permanent_failure_fails() {
+        let p = RetryPolicy::default();
+        let out = settle(
+            Outcome::Fail {
+                error: "user unknown".into(),
+            },
+            1,
+            &p,
+            NOW,
+            fixed(None),
+        );
+        assert_eq!(out, Settlement::Fail("user unknown".into()));
+    }
+
+    #[test]
+    fn lease_owners_differ_between_loops_of_one_process() {
+        assert_ne!(lease_owner("push"), lease_owner("push"));
+        assert!(lease_owner("push").starts_with("push@"));
+    }
+}
