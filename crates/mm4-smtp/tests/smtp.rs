@@ -510,18 +510,50 @@ async fn envelope_address_with_crlf_is_refused_before_any_command_rfc5321_s4_1_2
 }
 
 #[tokio::test]
-async fn stale_pooled_connection_is_replaced_transparently() {
+async fn pooled_connection_closed_by_its_server_is_not_reused_rfc5321_s3_8() {
+    let mut first = start(loopback_config()).await;
+    let second = start(loopback_config()).await;
+    let route = [host(first.addr), host(second.addr)];
+    let client = SmtpClient::new(ClientConfig::new("a"));
+    client
+        .send(&route, &envelope(&["b@b.example"]), b"one\r\n")
+        .await
+        .unwrap();
+    assert_eq!(client.idle_connections(first.addr), 1);
+    // The first server shuts down: its idle connection gets 421 and is closed, and the server
+    // stops listening (awaited, so the test does not depend on timing).
+    first.stop.cancel();
+    let task = first.task.take().unwrap();
+    tokio::time::timeout(LIMIT, task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    // The stale pooled connection is noticed, reconnecting to the first host fails, and the
+    // message goes to the second host.
+    client
+        .send(&route, &envelope(&["b@b.example"]), b"two\r\n")
+        .await
+        .unwrap();
+    assert_eq!(first.handler.delivered.lock().unwrap().len(), 1);
+    assert_eq!(
+        second.handler.delivered.lock().unwrap()[0].1.as_ref(),
+        b"two\r\n"
+    );
+}
+
+#[tokio::test]
+async fn pooled_connection_timed_out_by_the_server_is_replaced() {
     let mut config = loopback_config();
-    config.command_timeout = Duration::from_millis(150);
+    config.command_timeout = Duration::from_millis(100);
     let srv = start(config).await;
     let client = SmtpClient::new(ClientConfig::new("a"));
     client
         .send(&[host(srv.addr)], &envelope(&["b@b.example"]), b"one\r\n")
         .await
         .unwrap();
-    assert_eq!(client.idle_connections(srv.addr), 1);
-    // The server times the idle connection out (421 and close).
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Whether or not the server's idle timeout has fired yet, the next send succeeds.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     client
         .send(&[host(srv.addr)], &envelope(&["b@b.example"]), b"two\r\n")
         .await
