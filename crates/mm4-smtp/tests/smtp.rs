@@ -192,6 +192,39 @@ async fn client_delivers_over_one_reused_pipelined_connection_rfc2920() {
 }
 
 #[tokio::test]
+async fn concurrent_sends_share_the_bounded_connections_of_a_host() {
+    let srv = start(loopback_config()).await;
+    let mut config = ClientConfig::new("a");
+    config.max_connections_per_host = 2;
+    let client = Arc::new(SmtpClient::new(config));
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let client = client.clone();
+        let addr = srv.addr;
+        tasks.push(tokio::spawn(async move {
+            let body = format!("message {i}\r\n");
+            client
+                .send(&[host(addr)], &envelope(&["b@b.example"]), body.as_bytes())
+                .await
+                .unwrap();
+        }));
+    }
+    for t in tasks {
+        tokio::time::timeout(LIMIT, t).await.unwrap().unwrap();
+    }
+    let delivered = srv.handler.delivered.lock().unwrap().clone();
+    assert_eq!(delivered.len(), 12);
+    let mut ports: Vec<u16> = delivered.iter().map(|(e, _)| e.peer_addr.port()).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    assert!(
+        ports.len() <= 2,
+        "more connections than the limit: {ports:?}"
+    );
+    assert!(client.idle_connections(srv.addr) <= 2);
+}
+
+#[tokio::test]
 async fn server_answers_pipelined_commands_in_order_rfc2920_s3_1() {
     let srv = start(loopback_config()).await;
     let mut raw = Raw::connect(srv.addr).await;

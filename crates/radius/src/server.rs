@@ -46,14 +46,18 @@ pub struct ListenerConfig {
     pub clients: Vec<Client>,
     /// How long a request is remembered to recognise its retransmissions.
     pub duplicate_window: Duration,
+    /// Most requests being applied at once; more are dropped (the client retransmits).
+    pub max_in_flight: usize,
 }
 
 impl ListenerConfig {
-    /// A configuration with the given clients and a 30 s duplicate window.
+    /// A configuration with the given clients, a 30 s duplicate window and 1024 requests in
+    /// flight.
     pub fn new(clients: Vec<Client>) -> Self {
         ListenerConfig {
             clients,
             duplicate_window: Duration::from_secs(30),
+            max_in_flight: 1024,
         }
     }
 
@@ -93,6 +97,7 @@ pub struct Stats {
     duplicates: AtomicU64,
     handler_failed: AtomicU64,
     ignored: AtomicU64,
+    overloaded: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -114,6 +119,8 @@ pub struct StatsSnapshot {
     pub handler_failed: u64,
     /// Answered without an event: an Acct-Status-Type the relay does not act on.
     pub ignored: u64,
+    /// Dropped: `max_in_flight` requests were already being applied.
+    pub overloaded: u64,
 }
 
 impl Stats {
@@ -129,6 +136,7 @@ impl Stats {
             duplicates: r(&self.duplicates),
             handler_failed: r(&self.handler_failed),
             ignored: r(&self.ignored),
+            overloaded: r(&self.overloaded),
         }
     }
 }
@@ -156,6 +164,7 @@ pub struct AccountingListener {
     socket: Arc<UdpSocket>,
     config: Arc<ListenerConfig>,
     stats: Arc<Stats>,
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl AccountingListener {
@@ -164,6 +173,7 @@ impl AccountingListener {
         let socket = UdpSocket::bind(addr).await?;
         Ok(AccountingListener {
             socket: Arc::new(socket),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
             config: Arc::new(config),
             stats: Arc::new(Stats::default()),
         })
@@ -267,6 +277,14 @@ impl AccountingListener {
             }
             return;
         }
+        let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
+            bump(&self.stats.overloaded);
+            dups.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entries
+                .remove(&key);
+            return;
+        };
         let response = match packet.accounting_response(secret) {
             Ok(r) => Arc::new(r),
             Err(_) => {
@@ -293,6 +311,7 @@ impl AccountingListener {
             dups.clone(),
         );
         tokio::spawn(async move {
+            let _permit = permit;
             match event {
                 None => bump(&stats.ignored),
                 Some(event) => {

@@ -299,3 +299,66 @@ async fn radclient_with_wrong_secret_gets_no_answer_and_is_counted_rfc2866_s3() 
     assert_eq!(srv.stats.snapshot().bad_authenticator, 1);
     assert!(srv.handler.events.lock().unwrap().is_empty());
 }
+
+/// Holds each event until released, telling the test when it started.
+struct Gate {
+    entered: tokio::sync::mpsc::UnboundedSender<()>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+impl AccountingHandler for Gate {
+    async fn apply(&self, _event: AccountingEvent, _from: SocketAddr) -> Result<(), HandlerError> {
+        let _ = self.entered.send(());
+        self.release.notified().await;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn requests_beyond_max_in_flight_are_dropped_and_counted() {
+    let mut config = ListenerConfig::new(vec![loopback("k")]);
+    config.max_in_flight = 1;
+    let listener = AccountingListener::bind("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stats = listener.stats();
+    let (entered_tx, mut entered) = tokio::sync::mpsc::unbounded_channel();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let gate = Arc::new(Gate {
+        entered: entered_tx,
+        release: release.clone(),
+    });
+    let (_stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(listener.run(gate, async {
+        let _ = stopped.await;
+    }));
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut first = start_request(1, [10, 0, 0, 1], "1");
+    sock.send_to(&first.encode_accounting_request(b"k").unwrap(), addr)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), entered.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut second = start_request(2, [10, 0, 0, 2], "2");
+    let raw = second.encode_accounting_request(b"k").unwrap();
+    assert_eq!(
+        exchange(&sock, addr, &raw, Duration::from_millis(300)).await,
+        None
+    );
+    assert_eq!(stats.snapshot().overloaded, 1);
+    release.notify_one();
+    let mut buf = [0u8; 64];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        verify_response(&buf[..n], &first.authenticator, b"k")
+            .unwrap()
+            .identifier,
+        1
+    );
+}
