@@ -70,7 +70,7 @@ impl AcctStatusType {
     }
 }
 
-/// RFC 3162 §2.3: an IPv6 prefix (the bits past `len` are zero when built by [`Ipv6Prefix::new`]).
+/// RFC 3162 §2.3: an IPv6 prefix; decoding keeps the prefix octets sent and zeroes the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Ipv6Prefix {
     /// The prefix address.

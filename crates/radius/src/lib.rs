@@ -1,6 +1,6 @@
 //! RADIUS accounting codec (RFC 2865 §3 packet format, §5 attributes; RFC 2866 §3–§5 accounting)
 //! and the Accounting-Request / Accounting-Response authenticators (RFC 2866 §3). Sans-IO: the
-//! codec takes and returns bytes; with feature `server` the [`server`] module adds a tokio UDP
+//! codec takes and returns bytes; with feature `server` the `server` module adds a tokio UDP
 //! accounting listener.
 #![forbid(unsafe_code)]
 
