@@ -13,7 +13,7 @@ use crate::MmStatus;
 use crate::message::{
     DEFAULT_3GPP_MMS_VERSION, DeliveryReportReq, ForwardReq, Mm4Address, ReadReplyReportReq,
 };
-use mms_address::{Address, AddressError, Mm4AddressError};
+use mms_address::{Address, AddressError, Mm4AddressError, ParseOptions};
 use mms_pdu::{
     DeliveryInd, EncodedString, FromAddress, MessageClass, MmsVersion, NotificationInd,
     ReadOrigInd, ReadRecInd, RetrieveConf, SendReq, SenderVisibility, Status, TimeSpec,
@@ -68,6 +68,8 @@ pub struct ForwardParams {
     pub forward_counter: Option<u64>,
     /// X-Mms-3GPP-MMS-Version.
     pub version: String,
+    /// How To/Cc addresses are read (default country code for local numbers, DESIGN.md §2).
+    pub parse_options: ParseOptions,
 }
 
 impl ForwardParams {
@@ -92,14 +94,17 @@ impl ForwardParams {
             ack_request: false,
             forward_counter: None,
             version: DEFAULT_3GPP_MMS_VERSION.to_owned(),
+            parse_options: ParseOptions::default(),
         }
     }
 
     fn mm4(&self, written: &EncodedString) -> Result<Mm4Address, MappingError> {
         let text = written.text();
-        let address = Address::parse(&text).map_err(|source| MappingError::Recipient {
-            address: text.clone(),
-            source,
+        let address = Address::parse_with(&text, &self.parse_options).map_err(|source| {
+            MappingError::Recipient {
+                address: text.clone(),
+                source,
+            }
         })?;
         let domain = self
             .recipient_domains

@@ -7,13 +7,16 @@
 //!   Content-Location (as written, brackets and all) and its application headers.
 //! * Text parts that are 7-bit clean CRLF text go as `7bit`, every other part as `base64`, so
 //!   the octets (and the part's charset) come back exactly.
+//! * A part whose data is already base64 or quoted-printable (a textual
+//!   Content-Transfer-Encoding part header, as some relays send on MM1) goes under that
+//!   encoding, so the recipient gets the decoded octets.
 //! * A part that is itself a WSP multipart travels as an opaque leaf of its WSP type; nested
 //!   MIME multiparts received from a peer are flattened into the part list.
 
 use crate::error::Mm4Error;
 use crate::text::{decode_utf8, encode_utf8, unfold};
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use mail_builder::headers::content_type::ContentType as MimeContentType;
 use mail_builder::headers::raw::Raw;
@@ -192,22 +195,48 @@ fn base64_lines(data: &[u8]) -> Vec<u8> {
 }
 
 /// A leaf MIME part for a body with content type `ct`; `top` when it is the message itself.
-fn leaf(ct: &ContentType, data: &[u8], top: bool) -> MimePart<'static> {
+/// `encoded` names the transfer encoding the data already has (a WSP part's textual
+/// Content-Transfer-Encoding header): such data goes as it is, under that encoding.
+fn leaf(
+    ct: &ContentType,
+    data: &[u8],
+    top: bool,
+    encoded: Option<&'static str>,
+) -> MimePart<'static> {
     let media = media_name(&ct.media, top);
     let text = media.starts_with("text/") && is_7bit_text(data);
-    let mut part = MimePart::new(
+    let (body, cte) = match encoded {
+        Some(cte) => (data.to_vec(), cte),
+        None if text => (data.to_vec(), "7bit"),
+        None => (base64_lines(data), "base64"),
+    };
+    MimePart::new(
         builder_content_type(media, mime_params(ct)),
-        BodyPart::Binary(
-            if text {
-                data.to_vec()
-            } else {
-                base64_lines(data)
-            }
-            .into(),
-        ),
-    );
-    part = part.transfer_encoding(if text { "7bit" } else { "base64" });
-    part
+        BodyPart::Binary(body.into()),
+    )
+    .transfer_encoding(cte)
+}
+
+/// The transfer encoding a WSP part's data already has, from a textual
+/// Content-Transfer-Encoding part header (seen from real relays), if it is base64 or QP.
+fn existing_encoding(p: &Part) -> Option<&'static str> {
+    let v = p.headers.iter().find_map(|h| match &h.name {
+        HeaderName::Text(n) if n.eq_ignore_ascii_case("Content-Transfer-Encoding") => {
+            h.value_text()
+        }
+        _ => None,
+    })?;
+    match v.trim().to_ascii_lowercase().as_str() {
+        "base64"
+            if p.data
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"+/=\r\n \t".contains(c)) =>
+        {
+            Some("base64")
+        }
+        "quoted-printable" if is_7bit_text(&p.data) => Some("quoted-printable"),
+        _ => None,
+    }
 }
 
 /// The MIME entity for an MM's content type and body (the message's top-level body).
@@ -231,11 +260,11 @@ pub(crate) fn build_body(ct: &ContentType, body: &Body) -> MimePart<'static> {
 }
 
 fn leaf_top(ct: &ContentType, data: &[u8]) -> MimePart<'static> {
-    leaf(ct, data, true)
+    leaf(ct, data, true, None)
 }
 
 fn build_part(p: &Part) -> MimePart<'static> {
-    let mut m = leaf(&p.content_type, &p.data, false);
+    let mut m = leaf(&p.content_type, &p.data, false, existing_encoding(p));
     if let Some(id) = &p.content_id {
         m = m.header("Content-ID", Raw::new(encode_utf8(id)));
     }
@@ -303,10 +332,9 @@ fn leaf_bytes(raw: &[u8], part: &MessagePart) -> Vec<u8> {
                         .collect();
                     STANDARD
                         .decode(&clean)
-                        .or_else(|_| {
-                            STANDARD_NO_PAD.decode(clean.strip_suffix(b"=").unwrap_or(&clean))
-                        })
-                        .unwrap_or_else(|_| part.contents().to_vec())
+                        .ok()
+                        .or_else(|| mail_parser::decoders::base64::base64_decode(&clean))
+                        .unwrap_or_else(|| part.contents().to_vec())
                 }
                 Encoding::QuotedPrintable => {
                     mail_parser::decoders::quoted_printable::quoted_printable_decode(body)

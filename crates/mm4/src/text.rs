@@ -1,9 +1,12 @@
 //! Header text values (RFC 5322 §2.2 unstructured, RFC 2047 encoded words): what this crate
 //! writes for Subject, X-Mms-Status-Text and identifier headers, and how it reads them back.
 //!
-//! A value of printable US-ASCII without doubled spaces is written as it is; anything else
-//! (non-ASCII, control characters, a charset to keep) as `B` encoded words of at most 75
-//! characters, so the exact octets and the charset of an MMS Encoded-string-value survive.
+//! A value of printable US-ASCII without leading, trailing or doubled spaces and without `=?` is
+//! written as it is; anything else (non-ASCII, control characters, a charset to keep) as `B`
+//! encoded words of at most 75 characters, so the exact octets and the charset of an MMS
+//! Encoded-string-value survive. The one normalisation: an Encoded-string-value without
+//! charset that cannot be written as it is comes back with charset UTF-8 (the MMS convention
+//! for text without charset), its octets unchanged.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -14,12 +17,12 @@ const MAX_PLAIN_LEN: usize = 900;
 /// Octets per encoded word: 45 octets are 60 base64 characters, inside RFC 2047's 75.
 const WORD_OCTETS: usize = 45;
 
-/// Whether `b` can be written as the header value itself and read back unchanged.
-fn is_plain_safe(b: &[u8]) -> bool {
+/// Whether `b` can be written as the header value itself and read back unchanged: printable
+/// US-ASCII without leading, trailing or doubled spaces and without `=?`.
+pub(crate) fn is_plain_safe(b: &[u8]) -> bool {
     b.len() <= MAX_PLAIN_LEN
         && b.iter().all(|&c| (0x20..0x7F).contains(&c))
         && b.first() != Some(&b' ')
-        && b.first() != Some(&b'"')
         && b.last() != Some(&b' ')
         && !b.windows(2).any(|w| w == b"  " || w == b"=?")
 }
@@ -91,7 +94,7 @@ pub(crate) fn encode_string(s: &EncodedString) -> String {
 
 /// The header value for UTF-8 text (identifiers, Content-Location, Status-Text of our own).
 pub(crate) fn encode_utf8(s: &str) -> String {
-    if is_plain_safe(s.as_bytes()) {
+    if is_plain_safe(s.as_bytes()) && !s.starts_with('"') {
         s.to_owned()
     } else {
         encoded_words("utf-8", s.as_bytes(), Unit::Utf8)
