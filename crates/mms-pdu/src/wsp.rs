@@ -285,12 +285,20 @@ pub(crate) fn put_value_length(out: &mut Vec<u8>, len: usize) {
     }
 }
 
-/// Appends `Value-length` + the value written by `f`.
+/// Appends `Value-length` + the value written by `f`, without a temporary buffer: one length
+/// octet is reserved and patched (widened in place for the rare value over 30 octets).
 pub(crate) fn put_with_length(out: &mut Vec<u8>, f: impl FnOnce(&mut Vec<u8>)) {
-    let mut tmp = Vec::with_capacity(16);
-    f(&mut tmp);
-    put_value_length(out, tmp.len());
-    out.extend_from_slice(&tmp);
+    let at = out.len();
+    out.push(0);
+    f(out);
+    let len = out.len() - at - 1;
+    if len <= 30 {
+        out[at] = len as u8;
+    } else {
+        let mut prefix = Vec::with_capacity(6);
+        put_value_length(&mut prefix, len);
+        out.splice(at..at + 1, prefix);
+    }
 }
 
 /// Appends a Long-integer (WAP-230 §8.4.2.1) in its minimal length.
@@ -431,6 +439,19 @@ mod tests {
         assert_eq!(r.raw_value().unwrap().rest(), [b'x', 0x00]);
         assert_eq!(r.raw_value().unwrap().rest(), [0x1F, 0x01, 0xCC]);
         assert_eq!(r.raw_value().unwrap().rest(), [0xEE]);
+    }
+
+    #[test]
+    fn value_length_prefix_is_widened_for_long_values() {
+        for n in [0usize, 30, 31, 200, 20_000] {
+            let mut out = vec![0xAA];
+            put_with_length(&mut out, |o| o.extend(std::iter::repeat_n(7u8, n)));
+            let b = Bytes::from(out);
+            let mut r = Reader::new(&b);
+            assert_eq!(r.u8().unwrap(), 0xAA);
+            assert_eq!(r.value_length().unwrap(), n);
+            assert_eq!(r.remaining(), n);
+        }
     }
 
     #[test]
