@@ -811,3 +811,166 @@ pub fn decode(envelope: &Envelope, bytes: &[u8]) -> Result<Mm4Message, Mm4Error>
         _ => Mm4Message::ReadReplyReportRes(decode_response(&msg, "rrres", hd)?),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mms_pdu::{Body, ContentType, MediaType};
+
+    fn forward() -> ForwardReq {
+        let a = Mm4Address::parse("+4917612345678/TYPE=PLMN@mms.mnc002.mcc262.gprs").unwrap();
+        ForwardReq {
+            version: "6.16.0".into(),
+            transaction_id: "t".into(),
+            message_id: "m".into(),
+            rfc5322_message_id: None,
+            from: a.clone(),
+            sender: None,
+            to: vec![a.clone()],
+            cc: vec![],
+            rcpt_to: vec![a],
+            date: 1_000_000_000,
+            message_class: None,
+            expiry: None,
+            delivery_report: None,
+            originator_rs_delivery_report: None,
+            priority: None,
+            sender_visibility: None,
+            read_reply: None,
+            subject: None,
+            ack_request: None,
+            forward_counter: None,
+            previously_sent_by: vec![],
+            previously_sent_date: vec![],
+            originator_system: None,
+            applic_id: None,
+            reply_applic_id: None,
+            aux_applic_info: None,
+            content_class: None,
+            drm_content: None,
+            adaptation_allowed: None,
+            extra: vec![],
+            content_type: ContentType::new(MediaType::TEXT_PLAIN),
+            body: Body::Single("hello".into()),
+        }
+    }
+
+    fn wire(f: &ForwardReq) -> String {
+        String::from_utf8(encode(&Mm4Message::from(f.clone())).1).unwrap()
+    }
+
+    fn back(text: &str) -> ForwardReq {
+        let env = Envelope::default();
+        match decode(&env, text.as_bytes()).unwrap() {
+            Mm4Message::ForwardReq(f) => *f,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn expiry_is_a_date_or_delta_seconds_ts23140_8_4_1_1() {
+        let mut f = forward();
+        f.expiry = Some(TimeSpec::Relative(86_400));
+        assert!(wire(&f).contains("\r\nX-Mms-Expiry: 86400\r\n"));
+        f.expiry = Some(TimeSpec::Absolute(1_000_086_400));
+        let w = wire(&f);
+        assert!(
+            w.contains("\r\nX-Mms-Expiry: Mon, 10 Sep 2001 01:46:40 +0000\r\n"),
+            "{w}"
+        );
+        assert_eq!(back(&w).expiry, Some(TimeSpec::Absolute(1_000_086_400)));
+    }
+
+    #[test]
+    fn yes_no_headers_accept_common_spellings() {
+        let mut f = forward();
+        f.delivery_report = Some(true);
+        f.read_reply = Some(false);
+        let w = wire(&f);
+        assert!(
+            w.contains("\r\nX-Mms-Delivery-Report: Yes\r\n")
+                && w.contains("\r\nX-Mms-Read-Reply: No\r\n")
+        );
+        let w = w.replace("X-Mms-Delivery-Report: Yes", "x-mms-delivery-report: 1");
+        assert_eq!(back(&w).delivery_report, Some(true));
+    }
+
+    #[test]
+    fn previously_sent_headers_carry_counter_and_value() {
+        let mut f = forward();
+        f.previously_sent_by = vec![PreviouslySentBy {
+            counter: 1,
+            address: EncodedString::plain("+441/TYPE=PLMN"),
+        }];
+        f.previously_sent_date = vec![PreviouslySentDate {
+            counter: 1,
+            date: 0,
+        }];
+        let w = wire(&f);
+        assert!(
+            w.contains("\r\nX-Mms-Previously-sent-by: 1, +441/TYPE=PLMN\r\n"),
+            "{w}"
+        );
+        assert!(
+            w.contains(
+                "\r\nX-Mms-Previously-sent-date-and-time: 1, Thu, 1 Jan 1970 00:00:00 +0000\r\n"
+            ),
+            "{w}"
+        );
+        f.rcpt_to.clear(); // decoded without an envelope
+        assert_eq!(back(&w), f);
+    }
+
+    #[test]
+    fn unknown_x_mms_headers_are_kept_others_dropped() {
+        let w = wire(&forward()).replace(
+            "X-Mms-Message-Type:",
+            "X-Mms-VAS-ID: vas 1\r\nX-Spam-Score: 3\r\nX-Mms-Priority: Urgent\r\nX-Mms-Message-Type:",
+        );
+        let f = back(&w);
+        assert_eq!(
+            f.extra,
+            vec![
+                ("X-Mms-VAS-ID".into(), "vas 1".into()),
+                ("X-Mms-Priority".into(), "Urgent".into())
+            ]
+        );
+        assert_eq!(
+            f.priority, None,
+            "an unknown priority stays an extra header"
+        );
+        let again = back(&wire(&f));
+        assert_eq!(again, f);
+    }
+
+    #[test]
+    fn derived_message_id_reads_back_as_none_and_own_ids_are_kept() {
+        let mut f = forward();
+        let w = wire(&f);
+        assert!(w.contains("Message-ID: <fwd.74@mm4.invalid>"), "{w}");
+        assert_eq!(back(&w).rfc5322_message_id, None);
+        f.rfc5322_message_id = Some("abc@a.example".into());
+        assert_eq!(
+            back(&wire(&f)).rfc5322_message_id.as_deref(),
+            Some("abc@a.example")
+        );
+    }
+
+    #[test]
+    fn single_text_body_travels_7bit_and_binary_as_base64_rfc2045() {
+        let mut f = forward();
+        let w = wire(&f);
+        assert!(
+            w.contains("Content-Transfer-Encoding: 7bit\r\n\r\nhello"),
+            "{w}"
+        );
+        f.content_type = ContentType::new(MediaType::from_name("image/png"));
+        f.body = Body::Single(vec![0u8, 255, 10].into());
+        let w = wire(&f);
+        assert!(
+            w.contains("Content-Transfer-Encoding: base64\r\n\r\nAP8K"),
+            "{w}"
+        );
+        assert_eq!(back(&w).body, f.body);
+    }
+}

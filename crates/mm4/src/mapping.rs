@@ -348,3 +348,153 @@ pub fn read_orig_ind_from_report(report: &ReadReplyReportReq, version: MmsVersio
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mms_pdu::{ReadStatus, SendReq};
+
+    fn addr(s: &str) -> Mm4Address {
+        Mm4Address::parse(s).unwrap()
+    }
+
+    fn forward(visibility: Option<SenderVisibility>) -> ForwardReq {
+        let req = SendReq {
+            to: vec![EncodedString::plain("sip:bob@b.example")],
+            sender_visibility: visibility,
+            expiry: Some(TimeSpec::Relative(3600)),
+            message_class: Some(MessageClass::Informational),
+            ..Default::default()
+        };
+        let mut p = ForwardParams::new(
+            addr("+441234567890/TYPE=PLMN@mms.a.example"),
+            "m1",
+            "t1",
+            7,
+            "mms.default.example",
+        );
+        p.recipient_domains = vec![(
+            Address::parse("sip:bob@b.example").unwrap(),
+            "mms.b.example".into(),
+        )];
+        forward_req_from_send_req(&req, &p).unwrap()
+    }
+
+    #[test]
+    fn recipients_get_their_resolved_mmse_domain_design_2() {
+        let f = forward(None);
+        assert_eq!(
+            f.to[0].as_str(),
+            "sip%3Abob%40b.example/TYPE=SIP@mms.b.example"
+        );
+        assert_eq!(f.date, 7, "Date falls back to the relay's time");
+        assert_eq!(f.ack_request, None);
+    }
+
+    #[test]
+    fn hidden_sender_is_not_shown_to_the_recipient_mms_enc_7_3_52() {
+        let conf = retrieve_conf_from_forward_req(
+            &forward(Some(SenderVisibility::HIDE)),
+            &RetrieveParams::default(),
+        );
+        assert_eq!(conf.from, None);
+        let conf = retrieve_conf_from_forward_req(
+            &forward(Some(SenderVisibility::SHOW)),
+            &RetrieveParams::default(),
+        );
+        assert_eq!(
+            conf.from,
+            Some(FromAddress::Present(EncodedString::plain(
+                "+441234567890/TYPE=PLMN"
+            )))
+        );
+    }
+
+    #[test]
+    fn notification_carries_class_expiry_and_location_mms_enc_6_2() {
+        let n = notification_ind_from_forward_req(
+            &forward(None),
+            "n1",
+            "http://b/m/x",
+            1234,
+            TimeSpec::Relative(9),
+        );
+        assert_eq!(n.expiry, TimeSpec::Relative(3600));
+        assert_eq!(n.message_class, MessageClass::Informational);
+        assert_eq!(n.message_size, 1234);
+        assert_eq!(n.content_location, "http://b/m/x");
+        let mut f = forward(None);
+        f.expiry = None;
+        f.message_class = None;
+        let n = notification_ind_from_forward_req(&f, "n1", "u", 1, TimeSpec::Relative(9));
+        assert_eq!(
+            (n.expiry, n.message_class),
+            (TimeSpec::Relative(9), MessageClass::Personal)
+        );
+    }
+
+    #[test]
+    fn delivery_report_maps_x_mms_status_both_ways_ts23140_8_4_2() {
+        let r = delivery_report_req(
+            "m1",
+            addr("sip%3Abob%40b.example/TYPE=SIP@mms.b.example"),
+            addr("+441234567890/TYPE=PLMN@mms.a.example"),
+            Status::REJECTED,
+            "t2",
+            99,
+        );
+        assert_eq!(r.mm_status, MmStatus::Rejected);
+        let ind = delivery_ind_from_report(&r, MmsVersion::V1_3);
+        assert_eq!(ind.status, Status::REJECTED);
+        assert_eq!(ind.message_id, "m1");
+        assert_eq!(
+            ind.to,
+            vec![EncodedString::plain("sip%3Abob%40b.example/TYPE=SIP")]
+        );
+        assert_eq!(ind.date, Some(99));
+    }
+
+    #[test]
+    fn read_reply_maps_read_rec_ind_to_read_orig_ind_ts23140_8_4_3() {
+        let rec = ReadRecInd {
+            message_id: "m1".into(),
+            read_status: ReadStatus::DELETED_WITHOUT_BEING_READ,
+            date: Some(5),
+            ..Default::default()
+        };
+        let params = ReadReplyParams {
+            reader: addr("sip%3Abob%40b.example/TYPE=SIP@mms.b.example"),
+            originator: addr("+441234567890/TYPE=PLMN@mms.a.example"),
+            transaction_id: "t3".into(),
+            date: 6,
+            ack_request: true,
+        };
+        let req = read_reply_req_from_read_rec_ind(&rec, &params);
+        assert_eq!((req.date, req.ack_request), (5, Some(true)));
+        let orig = read_orig_ind_from_report(&req, MmsVersion::V1_2);
+        assert_eq!(orig.read_status, ReadStatus::DELETED_WITHOUT_BEING_READ);
+        assert_eq!(
+            orig.to,
+            vec![EncodedString::plain("+441234567890/TYPE=PLMN")]
+        );
+        assert_eq!(
+            orig.from,
+            Some(FromAddress::Present(EncodedString::plain(
+                "sip%3Abob%40b.example/TYPE=SIP"
+            )))
+        );
+    }
+
+    #[test]
+    fn unparsable_recipient_is_refused_not_dropped() {
+        let req = SendReq {
+            to: vec![EncodedString::plain("Jg")],
+            ..Default::default()
+        };
+        let p = ForwardParams::new(addr("a@a.example"), "m", "t", 0, "mms.a.example");
+        assert!(matches!(
+            forward_req_from_send_req(&req, &p),
+            Err(MappingError::Recipient { .. })
+        ));
+    }
+}
