@@ -65,3 +65,43 @@ impl DecodeError {
         }
     }
 }
+
+impl From<&DecodeError> for crate::ResponseStatus {
+    /// The X-Mms-Response-Status a relay answers an undecodable request with (MMS ENC 1.3
+    /// §7.3.48): an unknown PDU type is `Error-unsupported-message`, anything else (truncated,
+    /// malformed, missing mandatory header) is `Error-permanent-message-format-corrupt`.
+    fn from(e: &DecodeError) -> Self {
+        match e {
+            DecodeError::UnknownMessageType { .. } => {
+                crate::ResponseStatus::ERROR_UNSUPPORTED_MESSAGE
+            }
+            DecodeError::Incomplete { .. }
+            | DecodeError::NotMmsPdu { .. }
+            | DecodeError::MissingHeader { .. }
+            | DecodeError::InvalidHeader { .. }
+            | DecodeError::Malformed { .. } => {
+                crate::ResponseStatus::ERROR_PERMANENT_MESSAGE_FORMAT_CORRUPT
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ResponseStatus;
+
+    #[test]
+    fn decode_errors_map_to_one_response_status_each_mms_enc_7_3_48() {
+        let truncated = DecodeError::Incomplete { at: 3, needed: 1 };
+        assert_eq!(
+            ResponseStatus::from(&truncated),
+            ResponseStatus::ERROR_PERMANENT_MESSAGE_FORMAT_CORRUPT
+        );
+        let unknown = DecodeError::UnknownMessageType { value: 0xA0 };
+        assert_eq!(
+            ResponseStatus::from(&unknown),
+            ResponseStatus::ERROR_UNSUPPORTED_MESSAGE
+        );
+    }
+}
