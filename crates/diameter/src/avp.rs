@@ -231,7 +231,7 @@ impl Avp {
 
     /// Grouped view: the child AVPs (RFC 6733 §4.4).
     pub fn as_grouped(&self) -> Result<Vec<Avp>, DecodeError> {
-        decode_avps(&self.data)
+        decode_avps_shared(&self.data)
     }
 
     /// Header length: 8, or 12 with a Vendor-ID.
@@ -275,12 +275,24 @@ impl Avp {
 /// The enclosing length is already known, so a short AVP here is malformed, never `Incomplete`.
 /// The final AVP may omit its padding (some peers do; RFC 6733 §4.1 says the padding is not counted in the length).
 pub fn decode_avps(data: &[u8]) -> Result<Vec<Avp>, DecodeError> {
-    let mut avps = Vec::new();
-    let mut rest = data;
-    while !rest.is_empty() {
-        let (avp, used) = decode_one(rest)?;
-        avps.push(avp);
-        rest = rest.get(used..).unwrap_or_default();
+    decode_avps_shared(&Bytes::copy_from_slice(data))
+}
+
+/// As [`decode_avps`], each AVP's data a slice of `data` (no copy).
+pub(crate) fn decode_avps_shared(data: &Bytes) -> Result<Vec<Avp>, DecodeError> {
+    let mut avps = Vec::with_capacity(8);
+    let mut at = 0;
+    while at < data.len() {
+        let rest = data.get(at..).unwrap_or_default();
+        let head = decode_header(rest)?;
+        avps.push(Avp {
+            code: head.code,
+            vendor_id: head.vendor_id,
+            mandatory: head.flags & FLAG_MANDATORY != 0,
+            protected: head.flags & FLAG_PROTECTED != 0,
+            data: data.slice(at + head.value.start..at + head.value.end),
+        });
+        at += head.consumed;
     }
     Ok(avps)
 }
@@ -291,8 +303,17 @@ fn be32(data: &[u8], at: usize) -> Option<u32> {
         .map(u32::from_be_bytes)
 }
 
-/// Decodes one AVP at the start of `data`; returns it and the octets consumed (padding included when present).
-fn decode_one(data: &[u8]) -> Result<(Avp, usize), DecodeError> {
+/// An AVP header read at the start of a buffer: where its value lies and how far the next AVP is.
+struct AvpHeader {
+    code: u32,
+    flags: u8,
+    vendor_id: Option<u32>,
+    value: std::ops::Range<usize>,
+    consumed: usize,
+}
+
+/// Reads one AVP header at the start of `data` and checks that its value fits (padding may be cut short).
+fn decode_header(data: &[u8]) -> Result<AvpHeader, DecodeError> {
     let code = be32(data, 0).ok_or(DecodeError::TruncatedAvp { code: None })?;
     let flags_length = be32(data, 4).ok_or(DecodeError::TruncatedAvp { code: Some(code) })?;
     let flags = (flags_length >> 24) as u8;
@@ -303,23 +324,16 @@ fn decode_one(data: &[u8]) -> Result<(Avp, usize), DecodeError> {
     } else {
         (None, 8)
     };
-    if length < header {
+    if length < header || length > data.len() {
         return Err(DecodeError::InvalidAvpLength { code, length });
     }
-    let value = data
-        .get(header..length)
-        .ok_or(DecodeError::InvalidAvpLength { code, length })?;
-    let consumed = length.next_multiple_of(4).min(data.len());
-    Ok((
-        Avp {
-            code,
-            vendor_id,
-            mandatory: flags & FLAG_MANDATORY != 0,
-            protected: flags & FLAG_PROTECTED != 0,
-            data: Bytes::copy_from_slice(value),
-        },
-        consumed,
-    ))
+    Ok(AvpHeader {
+        code,
+        flags,
+        vendor_id,
+        value: header..length,
+        consumed: length.next_multiple_of(4).min(data.len()),
+    })
 }
 
 /// Finds the first AVP with this code and vendor (None for base-protocol AVPs).

@@ -201,23 +201,25 @@ impl Message {
         let frame = buf
             .get(..length)
             .ok_or(DecodeError::Incomplete { needed: length })?;
+        Ok((Self::decode_whole(Bytes::copy_from_slice(frame))?, length))
+    }
+
+    /// Decodes a buffer that holds exactly one message (length already checked); AVP data are slices of it.
+    fn decode_whole(frame: Bytes) -> Result<Message, DecodeError> {
         let mut header = frame.get(4..HEADER_LEN).unwrap_or_default();
         let flags_code = header.get_u32();
         let application_id = header.get_u32();
         let hop_by_hop = header.get_u32();
         let end_to_end = header.get_u32();
-        let avps = avp::decode_avps(frame.get(HEADER_LEN..).unwrap_or_default())?;
-        Ok((
-            Message {
-                flags: CommandFlags::from_byte((flags_code >> 24) as u8),
-                command_code: flags_code & 0x00ff_ffff,
-                application_id,
-                hop_by_hop,
-                end_to_end,
-                avps,
-            },
-            length,
-        ))
+        let avps = avp::decode_avps_shared(&frame.slice(HEADER_LEN.min(frame.len())..))?;
+        Ok(Message {
+            flags: CommandFlags::from_byte((flags_code >> 24) as u8),
+            command_code: flags_code & 0x00ff_ffff,
+            application_id,
+            hop_by_hop,
+            end_to_end,
+            avps,
+        })
     }
 }
 
@@ -226,14 +228,13 @@ impl Message {
 /// `Ok(None)` means more octets are needed and leaves `buf` untouched. On error the stream cannot be
 /// resynchronised and the connection should be closed.
 pub fn decode_frame(buf: &mut BytesMut) -> Result<Option<Message>, DecodeError> {
-    match Message::decode(buf) {
-        Ok((message, used)) => {
-            buf.advance(used);
-            Ok(Some(message))
-        }
-        Err(DecodeError::Incomplete { .. }) => Ok(None),
-        Err(e) => Err(e),
-    }
+    let length = match message_length(buf) {
+        Ok(length) if length <= buf.len() => length,
+        Ok(_) | Err(DecodeError::Incomplete { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // The frame's octets move into the message without a copy.
+    Message::decode_whole(buf.split_to(length).freeze()).map(Some)
 }
 
 #[cfg(test)]

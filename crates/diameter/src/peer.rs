@@ -58,6 +58,9 @@ pub enum PoolError {
     NoPeer,
 }
 
+/// Most queued requests taken into one write.
+const MAX_BATCH: usize = 64;
+
 const DOWN: u8 = 0;
 const OPEN: u8 = 1;
 const SUSPECT: u8 = 2;
@@ -397,23 +400,35 @@ async fn run_connection(
                     }
                 },
             },
-            command = commands.recv(), if !shutting_down => match command {
-                Some(Command::Request { message, reply }) => {
-                    next_token += 1;
-                    match conn.send_request(message, next_token, Instant::now().into_std()) {
-                        Ok(()) => {
-                            replies.insert(next_token, reply);
+            command = commands.recv(), if !shutting_down => {
+                // Take what else is queued too, so a burst of requests goes out in one write.
+                let mut command = command;
+                for _ in 0..MAX_BATCH {
+                    let now = Instant::now().into_std();
+                    match command {
+                        Some(Command::Request { message, reply }) => {
+                            next_token += 1;
+                            match conn.send_request(message, next_token, now) {
+                                Ok(()) => {
+                                    replies.insert(next_token, reply);
+                                }
+                                Err(e) => {
+                                    let _ = reply.send(Err(e));
+                                }
+                            }
                         }
-                        Err(e) => {
-                            let _ = reply.send(Err(e));
+                        Some(Command::Shutdown) | None => {
+                            shutting_down = true;
+                            conn.close(now);
+                            break;
                         }
                     }
+                    match commands.try_recv() {
+                        Ok(next) => command = Some(next),
+                        Err(_) => break,
+                    }
                 }
-                Some(Command::Shutdown) | None => {
-                    shutting_down = true;
-                    conn.close(Instant::now().into_std());
-                }
-            },
+            }
             () = sleep_until(wake) => conn.handle_timeout(Instant::now().into_std()),
         }
     }
