@@ -470,7 +470,7 @@ impl<'a> Headers<'a> {
             .filter(|(n, _, _, taken)| {
                 !taken && n.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("X-Mms-"))
             })
-            .map(|(n, v, _, _)| (n, v))
+            .map(|(n, v, _, _)| (n, clean(&v)))
             .collect()
     }
 }
@@ -539,10 +539,13 @@ fn rfc5322_id(msg: &Message, kind: &str, tid: &str) -> Option<String> {
 }
 
 fn mailbox(list: Vec<String>, name: &'static str) -> Result<String, Mm4Error> {
-    list.into_iter().next().ok_or(Mm4Error::MissingHeader {
-        message_type: "MM4 message",
-        header: name,
-    })
+    list.into_iter()
+        .next()
+        .map(|v| clean(&v))
+        .ok_or(Mm4Error::MissingHeader {
+            message_type: "MM4 message",
+            header: name,
+        })
 }
 
 struct Common {
@@ -573,7 +576,11 @@ fn decode_forward_req(
     let c = common(&mut hd)?;
     let from_list = hd.addresses("From")?;
     let from = one_address(from_list, "From", true)?;
-    let sender = hd.addresses("Sender")?.into_iter().next();
+    let sender = hd
+        .addresses("Sender")?
+        .into_iter()
+        .next()
+        .map(|v| clean(&v));
     let to = address_list(hd.addresses("To")?, "To")?;
     let cc = address_list(hd.addresses("Cc")?, "Cc")?;
     let rcpt_to = envelope
@@ -616,7 +623,7 @@ fn decode_forward_req(
             date: parse_date(rest)?,
         })
     });
-    let originator_system = hd.take(h::ORIGINATOR_SYSTEM);
+    let originator_system = hd.take(h::ORIGINATOR_SYSTEM).map(|v| clean(&v));
     let applic_id = hd.take_parsed(h::APPLIC_ID, parse_text);
     let reply_applic_id = hd.take_parsed(h::REPLY_APPLIC_ID, parse_text);
     let aux_applic_info = hd.take_parsed(h::AUX_APPLIC_INFO, parse_text);
@@ -677,7 +684,11 @@ fn report_fields(hd: &mut Headers) -> Result<ReportFields, Mm4Error> {
     let c = common(hd)?;
     let from = one_address(hd.addresses("From")?, "From", true)?;
     let to = one_address(hd.addresses("To")?, "To", false)?;
-    let sender = hd.addresses("Sender")?.into_iter().next();
+    let sender = hd
+        .addresses("Sender")?
+        .into_iter()
+        .next()
+        .map(|v| clean(&v));
     Ok(ReportFields {
         c,
         from,
