@@ -17,6 +17,7 @@
 //! assert_eq!(Pdu::decode(&bytes.into()).unwrap(), Pdu::NotificationInd(n));
 //! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 #[cfg(test)]
 mod arb;

@@ -155,7 +155,8 @@ macro_rules! pdu_struct {
         #[derive(Debug, Clone, PartialEq, Eq, Default)]
         pub struct $name {
             $( $(#[$fm])* pub $field: slot_ty!($kind $ty), )*
-            /// Headers kept verbatim: not defined for this PDU type, unknown, or repeated.
+            /// Headers kept verbatim: not defined for this PDU type, unknown, or repeated. Headers
+            /// that have a typed field here belong in that field (a decoder would move them there).
             pub extra: Vec<Header>,
         }
     };
@@ -164,7 +165,8 @@ macro_rules! pdu_struct {
         #[derive(Debug, Clone, PartialEq, Eq, Default)]
         pub struct $name {
             $( $(#[$fm])* pub $field: slot_ty!($kind $ty), )*
-            /// Headers kept verbatim: not defined for this PDU type, unknown, or repeated.
+            /// Headers kept verbatim: not defined for this PDU type, unknown, or repeated. Headers
+            /// that have a typed field here belong in that field (a decoder would move them there).
             pub extra: Vec<Header>,
             /// Content-Type (MMS ENC 1.3 §7.3.11), always the last header.
             pub content_type: ContentType,
@@ -177,7 +179,8 @@ macro_rules! pdu_struct {
         #[derive(Debug, Clone, PartialEq, Eq, Default)]
         pub struct $name {
             $( $(#[$fm])* pub $field: slot_ty!($kind $ty), )*
-            /// Headers kept verbatim: not defined for this PDU type, unknown, or repeated.
+            /// Headers kept verbatim: not defined for this PDU type, unknown, or repeated. Headers
+            /// that have a typed field here belong in that field (a decoder would move them there).
             pub extra: Vec<Header>,
             /// Content-Type and body, when present.
             pub content: Option<Content>,

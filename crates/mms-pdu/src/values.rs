@@ -411,7 +411,7 @@ macro_rules! octet_value {
         pub struct $name(pub u8);
 
         impl $name {
-            $($(#[$cm])* pub const $c: $name = $name($v);)*
+            $($(#[$cm])* #[doc = concat!("`", $s, "` (", stringify!($v), ").")] pub const $c: $name = $name($v);)*
 
             /// The value's name as the spec writes it, if this crate knows it.
             pub fn name(self) -> Option<&'static str> {

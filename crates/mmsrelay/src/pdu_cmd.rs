@@ -451,21 +451,15 @@ fn header_from_json(key: &str, v: &Value) -> Result<Option<(HeaderName, HeaderVa
             _ => return Err(err("a value name or number")),
         }),
         ValueKind::Version => {
+            // "1.2", or "1" for a major version without minor (minor 15, MMS ENC 1.3 §7.3.34).
             let s = v.as_str().ok_or_else(|| err("a version like \"1.2\""))?;
-            let (major, minor) = s
-                .split_once('.')
-                .ok_or_else(|| err("a version like \"1.2\""))?;
-            let major = major
-                .parse::<u8>()
-                .ok()
-                .filter(|m| *m <= 7)
-                .ok_or_else(|| err("a version like \"1.2\""))?;
-            let minor = minor
-                .parse::<u8>()
-                .ok()
-                .filter(|m| *m <= 15)
-                .ok_or_else(|| err("a version like \"1.2\""))?;
-            HeaderValue::Version(MmsVersion { major, minor })
+            let (major, minor) = s.split_once('.').unwrap_or((s, "15"));
+            let major = major.parse::<u8>().ok().filter(|m| *m <= 7);
+            let minor = minor.parse::<u8>().ok().filter(|m| *m <= 15);
+            match (major, minor) {
+                (Some(major), Some(minor)) => HeaderValue::Version(MmsVersion { major, minor }),
+                _ => return Err(err("a version like \"1.2\"")),
+            }
         }
         ValueKind::From => match v {
             Value::String(s) if s == "insert-address-token" => {
