@@ -113,7 +113,13 @@ async fn lease_complete(store: &AnyStore, workers: u64, total: u64) -> Duration 
             while done.load(Ordering::Relaxed) < total {
                 let now = Timestamp::now();
                 let items = store
-                    .lease(&[OutboxKind::Push], 1, &owner, Duration::from_secs(300), now)
+                    .lease(
+                        &[OutboxKind::Push],
+                        1,
+                        &owner,
+                        Duration::from_secs(300),
+                        now,
+                    )
                     .await
                     .expect("lease");
                 if items.is_empty() {
@@ -206,7 +212,9 @@ fn bench(c: &mut Criterion) {
                 }
                 let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect");
                 let sql = format!("DROP SCHEMA {schema} CASCADE");
-                let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut admin)
+                    .await;
             });
         }
     }

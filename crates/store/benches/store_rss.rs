@@ -88,7 +88,10 @@ fn main() {
                         state: RecipientState::Resolving,
                         retrieval_token: None,
                     };
-                    store.accept_mm(mm, vec![r], vec![item], now).await.expect("insert");
+                    store
+                        .accept_mm(mm, vec![r], vec![item], now)
+                        .await
+                        .expect("insert");
                     if (seq + 1) % step == 0 {
                         println!(
                             "{:>8} MMs stored and queued: rss {} KiB, {:.0} inserts/s so far",

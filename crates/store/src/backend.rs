@@ -21,6 +21,7 @@ macro_rules! backend {
         row: $Row:ty,
         lease_lock: $lease_lock:literal,
         row_lock: $row_lock:literal,
+        multi_statement: $multi:literal,
         expire_lock: $expire_lock:literal $(,)?
     ) => {
         mod q {
@@ -135,6 +136,9 @@ macro_rules! backend {
                     return Ok(AcceptOutcome::Duplicate);
                 }
                 let id = MmId::generate();
+                if $multi {
+                    return accept_in_one_round_trip(c, id, mm, kept, outbox, now).await;
+                }
                 insert_mm(c, &id, &mm, now).await?;
                 for r in &kept {
                     sqlx::query(
@@ -172,6 +176,99 @@ macro_rules! backend {
                     }
                     enqueue(c, &item, now).await?;
                 }
+                Ok(AcceptOutcome::Stored {
+                    id,
+                    recipients: kept.into_iter().map(|r| r.address).collect(),
+                })
+            }
+
+            /// [`accept`] as one multi-statement query (SQLite binds `$n` across statements), so the
+            /// single writer spends one round trip per MM instead of one per row.
+            async fn accept_in_one_round_trip(
+                c: &mut Conn,
+                id: MmId,
+                mm: NewMm,
+                kept: Vec<NewRecipient>,
+                outbox: Vec<NewOutboxItem>,
+                now: Timestamp,
+            ) -> Result<AcceptOutcome, StoreError> {
+                use std::fmt::Write as _;
+                let m = &mm.meta;
+                let size = i64::try_from(m.size).map_err(|_| StoreError::Invalid("size too large".into()))?;
+                let mut sql = String::from(
+                    "INSERT INTO mm (id, message_id, transaction_id, sender, mms_version, content_type, subject, \
+                     size, date_ms, expiry_ms, delivery_report, read_report, origin_kind, origin_detail, headers, \
+                     body, received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17);",
+                );
+                let mut args = <<$Conn as sqlx::Connection>::Database as sqlx::Database>::Arguments::default();
+                macro_rules! push {
+                    ($value:expr) => {
+                        sqlx::Arguments::add(&mut args, $value).map_err(|e| StoreError::Invalid(e.to_string()))?
+                    };
+                }
+                push!(id.to_string());
+                push!(m.message_id.clone());
+                push!(m.transaction_id.clone());
+                push!(m.from.clone());
+                push!(m.mms_version.clone());
+                push!(m.content_type.clone());
+                push!(m.subject.clone());
+                push!(size);
+                push!(m.date.as_millis());
+                push!(m.expiry.as_millis());
+                push!(m.delivery_report);
+                push!(m.read_report);
+                push!(m.origin.kind());
+                push!(m.origin.detail().to_owned());
+                push!(mm.headers.to_vec());
+                push!(mm.body.to_vec());
+                push!(now.as_millis());
+                let mut n = 17;
+                let mut next = || {
+                    n += 1;
+                    n
+                };
+                for r in &kept {
+                    let (a, st) = (next(), next());
+                    let _ = write!(
+                        sql,
+                        "INSERT INTO recipient (mm_id, address, state, attempts, expiry_ms, created_ms, updated_ms) \
+                         VALUES ($1, ${a}, ${st}, 0, $10, $17, $17);"
+                    );
+                    push!(r.address.clone());
+                    push!(r.state.as_str());
+                    if let Some(token) = &r.retrieval_token {
+                        let t = next();
+                        let _ = write!(
+                            sql,
+                            "INSERT INTO retrieval_token (token, mm_id, recipient, created_ms) VALUES (${t}, $1, ${a}, $17);"
+                        );
+                        push!(token.as_str().to_owned());
+                    }
+                }
+                for item in &outbox {
+                    if let Some(rcpt) = &item.recipient {
+                        if !kept.iter().any(|r| &r.address == rcpt) {
+                            continue;
+                        }
+                    }
+                    let (i, k, key, mid, rc, p, due) = (next(), next(), next(), next(), next(), next(), next());
+                    let _ = write!(
+                        sql,
+                        "INSERT INTO outbox (id, kind, idempotency_key, mm_id, recipient, payload, status, due_ms, \
+                         attempts, created_ms) VALUES (${i}, ${k}, ${key}, ${mid}, ${rc}, ${p}, 'pending', ${due}, 0, $17) \
+                         ON CONFLICT (idempotency_key) DO NOTHING;"
+                    );
+                    push!(ItemId::generate().to_string());
+                    push!(item.kind.as_str());
+                    push!(item.idempotency_key.clone());
+                    push!(item.mm_id.as_ref().unwrap_or(&id).to_string());
+                    push!(item.recipient.clone());
+                    push!(item.payload.to_vec());
+                    push!(item.due_at.as_millis());
+                }
+                // Only generated placeholders are spliced in; every value is bound.
+                sqlx::query_with(sqlx::AssertSqlSafe(sql), args).execute(&mut *c).await?;
                 Ok(AcceptOutcome::Stored {
                     id,
                     recipients: kept.into_iter().map(|r| r.address).collect(),

@@ -105,5 +105,6 @@ backend! {
     row: sqlx::postgres::PgRow,
     lease_lock: " FOR UPDATE SKIP LOCKED",
     row_lock: " FOR UPDATE",
+    multi_statement: false,
     expire_lock: " FOR UPDATE OF r SKIP LOCKED",
 }

@@ -212,17 +212,22 @@ async fn run_group(
     conn: &mut SqliteConnection,
     group: &mut [Box<dyn WriteOp>],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    for op in group.iter_mut() {
-        sqlx::query("SAVEPOINT request").execute(&mut *conn).await?;
-        if !op.run(conn).await {
-            sqlx::query("ROLLBACK TO request")
-                .execute(&mut *conn)
-                .await?;
-        }
-        sqlx::query("RELEASE request").execute(&mut *conn).await?;
+    // Savepoint bookkeeping rides in the same round trip as the step before it: SQLite runs every
+    // statement of a multi-statement query, so each request costs one extra round trip, not two.
+    sqlx::query("BEGIN IMMEDIATE; SAVEPOINT request")
+        .execute(&mut *conn)
+        .await?;
+    let last = group.len().saturating_sub(1);
+    for (i, op) in group.iter_mut().enumerate() {
+        let ok = op.run(conn).await;
+        let step = match (ok, i == last) {
+            (true, false) => "RELEASE request; SAVEPOINT request",
+            (true, true) => "RELEASE request; COMMIT",
+            (false, false) => "ROLLBACK TO request; RELEASE request; SAVEPOINT request",
+            (false, true) => "ROLLBACK TO request; RELEASE request; COMMIT",
+        };
+        sqlx::query(step).execute(&mut *conn).await?;
     }
-    sqlx::query("COMMIT").execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -232,5 +237,6 @@ backend! {
     row: sqlx::sqlite::SqliteRow,
     lease_lock: "",
     row_lock: "",
+    multi_statement: true,
     expire_lock: "",
 }

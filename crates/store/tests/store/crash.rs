@@ -166,8 +166,10 @@ fn parse_ack(line: &str) -> Option<(u64, MmId)> {
     let at = line.find("ACK ")?;
     let mut words = line.get(at + "ACK ".len()..)?.split(' ');
     let seq = words.next()?.parse().ok()?;
-    let id = MmId::from_string(words.next()?.to_owned());
-    Some((seq, id))
+    let id = words.next()?;
+    // A whole id only: a line cut short by the kill was never an acknowledgement.
+    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| (seq, MmId::from_string(id.to_owned())))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -828,6 +828,7 @@ pub async fn database_newer_than_the_binary_is_refused(b: Backend) {
 }
 
 pub async fn concurrent_writers_are_all_committed(b: Backend) {
+    // On SQLite these land in shared group commits: a failing request must not sink its neighbours.
     let Some(db) = TestDb::new(b).await else {
         return;
     };
@@ -836,26 +837,56 @@ pub async fn concurrent_writers_are_all_committed(b: Backend) {
     for seq in 0..64u64 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            let id = stored(
-                s.accept_mm(
+            let bad = seq % 8 == 3;
+            let state = if bad {
+                RecipientState::Retrieved
+            } else {
+                RecipientState::Resolving
+            };
+            let item = NewOutboxItem {
+                kind: OutboxKind::Resolve,
+                idempotency_key: format!("resolve:{seq}"),
+                mm_id: None,
+                recipient: None,
+                payload: Bytes::new(),
+                due_at: T0,
+            };
+            let r = s
+                .accept_mm(
                     mm1(seq, 1024),
-                    vec![rcpt("sip:bob@b.example", RecipientState::Resolving)],
-                    vec![],
+                    vec![rcpt("sip:bob@b.example", state)],
+                    vec![item],
                     T0,
                 )
-                .await
-                .unwrap(),
-            );
-            (seq, id)
+                .await;
+            (seq, bad, r)
         }));
     }
+    let mut good = 0;
     for t in tasks {
-        let (seq, id) = t.await.unwrap();
-        assert_eq!(
-            s.mm(&id).await.unwrap().expect("committed").body,
-            mm1(seq, 1024).body
-        );
+        match t.await.unwrap() {
+            (seq, false, Ok(AcceptOutcome::Stored { id, .. })) => {
+                assert_eq!(
+                    s.mm(&id).await.unwrap().expect("committed").body,
+                    mm1(seq, 1024).body
+                );
+                good += 1;
+            }
+            (_, true, Err(StoreError::Invalid(_))) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
     }
+    assert_eq!(good, 56);
+    let items = s
+        .lease(&[OutboxKind::Resolve], 100, "w", LEASE, T0)
+        .await
+        .unwrap();
+    let keys: HashSet<_> = items.iter().map(|i| i.idempotency_key.clone()).collect();
+    let want: HashSet<_> = (0..64u64)
+        .filter(|q| q % 8 != 3)
+        .map(|q| format!("resolve:{q}"))
+        .collect();
+    assert_eq!(keys, want, "only the failed requests' items are missing");
 }
 
 pub async fn purge_drops_finished_work_and_expired_mms_only(b: Backend) {
