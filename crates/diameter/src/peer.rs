@@ -278,7 +278,17 @@ async fn run_peer(
         if let Some(stream) = stream {
             let _ = stream.set_nodelay(true);
             seed = seed.wrapping_add(1);
-            match run_connection(stream, &settings, &mut commands, &state, &changed, seed).await {
+            match run_connection(
+                stream,
+                &address,
+                &settings,
+                &mut commands,
+                &state,
+                &changed,
+                seed,
+            )
+            .await
+            {
                 Ended::Shutdown => return,
                 Ended::Lost { was_open } => {
                     if was_open {
@@ -311,6 +321,7 @@ fn refuse(command: Option<Command>) -> bool {
 
 async fn run_connection(
     stream: TcpStream,
+    address: &str,
     settings: &PeerSettings,
     commands: &mut mpsc::Receiver<Command>,
     shared_state: &AtomicU8,
@@ -357,8 +368,19 @@ async fn run_connection(
                         let _ = reply.send(Err(reason));
                     }
                 }
-                Action::Up(_) => was_open = true,
-                Action::Down(_) => down = true,
+                Action::Up(peer) => {
+                    tracing::info!(
+                        peer = address,
+                        origin_host = %peer.identity.host,
+                        product = %peer.product_name,
+                        "Diameter peer open"
+                    );
+                    was_open = true;
+                }
+                Action::Down(reason) => {
+                    tracing::warn!(peer = address, ?reason, "Diameter peer down");
+                    down = true;
+                }
             }
         }
         let new_state = match conn.state() {

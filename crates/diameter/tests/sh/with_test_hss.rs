@@ -175,8 +175,10 @@ async fn silent_peer_is_failed_over_by_the_watchdog_with_the_t_flag_rfc3539_3_4(
     let first = hss("hss1.example").await;
     let second = hss("hss2.example").await;
     let mut cfg = config(&[first.addr().to_string(), second.addr().to_string()]);
-    cfg.watchdog_interval = Duration::from_millis(150);
-    cfg.request_timeout = Duration::from_secs(5);
+    // Tw well above the time from "both open" to the request, so the first peer is still Open (not
+    // Suspect) when the UDR is sent; the failover then takes 2 Tw, well inside the request timeout.
+    cfg.watchdog_interval = Duration::from_secs(1);
+    cfg.request_timeout = Duration::from_secs(6);
     let client = connected_client(cfg).await;
     assert!(eventually(|| client.pool().open_peers().len() == 2).await);
     // The first HSS hangs: it neither answers UDRs nor DWRs.
