@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::base::{Identity, ParseError};
@@ -197,12 +198,50 @@ pub struct ShStats {
     pub requests: AtomicU64,
 }
 
+/// Callers waiting for the lookup in flight for an identity.
+type Waiters = HashMap<String, Vec<oneshot::Sender<Result<Cached, ShError>>>>;
+
+/// The leader of a lookup in flight; dropping it unfinished (cancelled) releases the followers to retry.
+struct Flight<'a> {
+    client: &'a ShClient,
+    key: (Kind, String),
+    finished: bool,
+}
+
+impl Flight<'_> {
+    fn take_waiters(&self) -> Vec<oneshot::Sender<Result<Cached, ShError>>> {
+        self.client
+            .inflight
+            .lock()
+            .ok()
+            .and_then(|mut f| f[self.key.0 as usize].remove(&self.key.1))
+            .unwrap_or_default()
+    }
+
+    fn finish(mut self, result: &Result<Cached, ShError>) {
+        self.finished = true;
+        for waiter in self.take_waiters() {
+            let _ = waiter.send(result.clone());
+        }
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            drop(self.take_waiters());
+        }
+    }
+}
+
 /// The Sh client (see the module doc). Cheap to share behind an `Arc`.
 pub struct ShClient {
     pool: PeerPool,
     config: ShConfig,
     /// IMPU → answer and MSISDN → answer, each entry with its expiry.
     cache: Mutex<[Table; 2]>,
+    /// Lookups in flight, by the same two kinds.
+    inflight: Mutex<[Waiters; 2]>,
     session_high: u32,
     session_low: AtomicU64,
     stats: ShStats,
@@ -232,6 +271,7 @@ impl ShClient {
             pool,
             config,
             cache: Mutex::new([Table::new(), Table::new()]),
+            inflight: Mutex::new([Waiters::new(), Waiters::new()]),
             session_high,
             session_low: AtomicU64::new(0),
             stats: ShStats::default(),
@@ -249,57 +289,109 @@ impl ShClient {
     }
 
     /// The MSISDN (digits, no `+`) of an IMS public identity (`sip:` or `tel:` URI).
+    ///
+    /// Concurrent lookups of one identity share one UDR.
     pub async fn msisdn_for(&self, public_identity: &str) -> Result<String, ShError> {
-        let key = (Kind::Impu, public_identity);
-        match self.cached(key) {
-            Some(Cached::Msisdn(m)) => return Ok(m),
-            Some(Cached::Unknown) => return Err(ShError::UserUnknown),
-            _ => {}
+        match self.lookup((Kind::Impu, public_identity)).await? {
+            Cached::Msisdn(m) => Ok(m),
+            Cached::Impus(_) => Err(ShError::NoData("MSISDN")),
+            Cached::Unknown => Err(ShError::UserUnknown),
         }
-        let answer = self
-            .user_data(
-                UserIdentity::PublicIdentity(public_identity.to_owned()),
-                DataReference::Msisdn,
-                key,
-            )
-            .await?;
-        let msisdn = answer
-            .user_data
-            .and_then(|d| d.msisdns.into_iter().find(|m| !m.is_empty()))
-            .ok_or(ShError::NoData("MSISDN"))?;
-        let msisdn = msisdn.trim_start_matches('+').to_owned();
-        self.store(key, Cached::Msisdn(msisdn.clone()), self.config.cache_ttl);
-        Ok(msisdn)
     }
 
     /// The IMS public identities registered for an MSISDN (digits, an optional leading `+` is ignored).
+    ///
+    /// Concurrent lookups of one MSISDN share one UDR.
     pub async fn public_identities_for(&self, msisdn: &str) -> Result<Vec<String>, ShError> {
         let digits = msisdn.strip_prefix('+').unwrap_or(msisdn);
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ShError::InvalidMsisdn);
         }
-        let key = (Kind::Msisdn, digits);
-        match self.cached(key) {
-            Some(Cached::Impus(v)) => return Ok(v),
-            Some(Cached::Unknown) => return Err(ShError::UserUnknown),
-            _ => {}
+        match self.lookup((Kind::Msisdn, digits)).await? {
+            Cached::Impus(v) => Ok(v),
+            Cached::Msisdn(_) => Err(ShError::NoData("IMS public identity")),
+            Cached::Unknown => Err(ShError::UserUnknown),
         }
-        let answer = self
-            .user_data(
-                UserIdentity::Msisdn(digits.to_owned()),
+    }
+
+    /// Cache, else join the lookup in flight for this identity, else lead one.
+    async fn lookup(&self, key: (Kind, &str)) -> Result<Cached, ShError> {
+        loop {
+            if let Some(hit) = self.cached(key) {
+                return Ok(hit);
+            }
+            let waiter = {
+                let Ok(mut inflight) = self.inflight.lock() else {
+                    return self.fetch(key).await;
+                };
+                match inflight[key.0 as usize].get_mut(key.1) {
+                    Some(waiters) => {
+                        let (tx, rx) = oneshot::channel();
+                        waiters.push(tx);
+                        Some(rx)
+                    }
+                    None => {
+                        inflight[key.0 as usize].insert(key.1.to_owned(), Vec::new());
+                        None
+                    }
+                }
+            };
+            match waiter {
+                // The leader finished: its result is ours. If it was cancelled, try again (maybe as leader).
+                Some(rx) => {
+                    if let Ok(result) = rx.await {
+                        return result;
+                    }
+                }
+                None => {
+                    let flight = Flight {
+                        client: self,
+                        key: (key.0, key.1.to_owned()),
+                        finished: false,
+                    };
+                    let result = self.fetch(key).await;
+                    flight.finish(&result);
+                    return result;
+                }
+            }
+        }
+    }
+
+    /// One UDR for `key`, its answer stored in the cache.
+    async fn fetch(&self, key: (Kind, &str)) -> Result<Cached, ShError> {
+        let (identity, reference) = match key.0 {
+            Kind::Impu => (
+                UserIdentity::PublicIdentity(key.1.to_owned()),
+                DataReference::Msisdn,
+            ),
+            Kind::Msisdn => (
+                UserIdentity::Msisdn(key.1.to_owned()),
                 DataReference::ImsPublicIdentity,
-                key,
-            )
-            .await?;
-        let impus = answer
+            ),
+        };
+        let data = self
+            .user_data(identity, reference, key)
+            .await?
             .user_data
-            .map(|d| d.public_identities)
             .unwrap_or_default();
-        if impus.is_empty() {
-            return Err(ShError::NoData("IMS public identity"));
-        }
-        self.store(key, Cached::Impus(impus.clone()), self.config.cache_ttl);
-        Ok(impus)
+        let value = match key.0 {
+            Kind::Impu => {
+                let msisdn = data
+                    .msisdns
+                    .into_iter()
+                    .find(|m| !m.is_empty())
+                    .ok_or(ShError::NoData("MSISDN"))?;
+                Cached::Msisdn(msisdn.trim_start_matches('+').to_owned())
+            }
+            Kind::Msisdn => {
+                if data.public_identities.is_empty() {
+                    return Err(ShError::NoData("IMS public identity"));
+                }
+                Cached::Impus(data.public_identities)
+            }
+        };
+        self.store(key, value.clone(), self.config.cache_ttl);
+        Ok(value)
     }
 
     /// Forgets every cached answer.

@@ -217,3 +217,20 @@ async fn no_reachable_peer_is_peer_down_after_the_timeout() {
     assert!(err.is_transient());
     client.shutdown().await;
 }
+
+#[tokio::test]
+async fn concurrent_lookups_of_one_identity_share_one_udr() {
+    let hss = hss("hss1.example").await;
+    let client = std::sync::Arc::new(connected_client(config(&[hss.addr().to_string()])).await);
+    hss.set_behaviour(Behaviour::Delay(Duration::from_millis(50)));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let client = client.clone();
+        set.spawn(async move { client.msisdn_for(BOB).await });
+    }
+    while let Some(result) = set.join_next().await {
+        assert_eq!(result.expect("task"), Ok(BOB_MSISDN.to_string()));
+    }
+    assert_eq!(hss.udr_count(), 1);
+    client.shutdown().await;
+}
