@@ -61,7 +61,12 @@ pub struct JobError {
 
 /// Resolve one recipient (DESIGN.md §3): local delivery or a peer. Item carries MM id and recipient.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResolveJob {}
+pub struct ResolveJob {
+    /// The recipient's retrieval token as stored by `accept_mm`, handed on to the [`PushJob`]
+    /// (the store has no recipient -> token accessor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrieval_token: Option<String>,
+}
 
 impl Job for ResolveJob {
     const KIND: OutboxKind = OutboxKind::Resolve;
@@ -86,6 +91,10 @@ impl Job for Mm4ForwardJob {
 pub struct PushJob {
     /// E.164 digits (no `+`) to send the SMS to, if known.
     pub msisdn: Option<String>,
+    /// The recipient's retrieval token (from the [`ResolveJob`]): the notification's
+    /// X-Mms-Content-Location and X-Mms-Transaction-ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrieval_token: Option<String>,
 }
 
 impl Job for PushJob {
@@ -191,7 +200,9 @@ mod tests {
 
     #[test]
     fn payload_round_trips_and_names_its_kind_on_error() {
-        let job = Mm4ForwardJob { mmse_domain: "mms.b.example".into() };
+        let job = Mm4ForwardJob {
+            mmse_domain: "mms.b.example".into(),
+        };
         assert_eq!(Mm4ForwardJob::from_payload(&job.to_payload()).unwrap(), job);
         let err = Mm4ForwardJob::from_payload(b"{}").unwrap_err();
         assert_eq!(err.kind, "mm4-forward");
@@ -208,6 +219,9 @@ mod tests {
             date: 1_800_000_000,
             originator_system: None,
         });
-        assert_eq!(DeliveryIndJob::from_payload(&job.to_payload()).unwrap(), job);
+        assert_eq!(
+            DeliveryIndJob::from_payload(&job.to_payload()).unwrap(),
+            job
+        );
     }
 }

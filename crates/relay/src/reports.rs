@@ -1,1 +1,318 @@
-//! (being written)
+//! Delivery and read reports back to the sender (MMS ENC 1.3 §6.6, §6.7; TS 23.140 §8.4.2,
+//! §8.4.3), and the one place where a recipient's permanent failure becomes its state change plus
+//! its delivery report.
+//!
+//! A report travels as an outbox item: [`OutboxKind::DeliveryInd`] (pushed to a local sender as
+//! `m-delivery-ind`, see [`crate::notifier`]) or [`OutboxKind::Mm4DeliveryReport`] (sent to the
+//! originating relay as `MM4_delivery_report.REQ`, see [`crate::mm4`]). Items are keyed
+//! `<kind>:<mm id>:<recipient>` like the store's expiry reports, so one recipient gets one
+//! report whoever queues it. The store queues expiry reports with an empty payload;
+//! [`delivery_report_of`] rebuilds those from the stored MM and recipient.
+
+use std::sync::Arc;
+
+use mms_pdu::Status;
+use mms_store::{
+    LeasedItem, MmId, NewOutboxItem, Origin, OutboxEffects, OutboxKind, RecipientEvent,
+    RecipientState, Store, StoredMm, Timestamp, UpdateError,
+};
+use tokio::sync::Notify;
+
+use crate::jobs::{
+    DeliveryIndJob, DeliveryReportJob, Job, Mm4DeliveryReportJob, Mm4ReadReplyJob, ReadOrigIndJob,
+    ReadReportJob,
+};
+use crate::worker::Outcome;
+
+/// Seconds since the epoch of a store timestamp.
+pub(crate) fn secs(t: Timestamp) -> u64 {
+    u64::try_from(t.as_millis() / 1000).unwrap_or(0)
+}
+
+/// A store timestamp of seconds since the epoch.
+pub(crate) fn from_secs(s: u64) -> Timestamp {
+    Timestamp::from_millis(i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX))
+}
+
+/// The X-Mms-Status (MMS ENC §7.3.54) a delivery report carries for a recipient in `state`.
+pub fn status_of_state(state: RecipientState) -> Status {
+    match state {
+        RecipientState::Expired => Status::EXPIRED,
+        RecipientState::Retrieved => Status::RETRIEVED,
+        RecipientState::Rejected => Status::REJECTED,
+        RecipientState::Forwarded => Status::FORWARDED,
+        RecipientState::Failed => Status::UNREACHABLE,
+        RecipientState::Resolving
+        | RecipientState::Forwarding
+        | RecipientState::Notifying
+        | RecipientState::Notified => Status::INDETERMINATE,
+    }
+}
+
+/// The delivery report item for `recipient` of `mm` with `status`, when its sender asked for
+/// delivery reports (X-Mms-Delivery-Report: Yes): `m-delivery-ind` for an MM1 sender,
+/// `MM4_delivery_report.REQ` for an MM4 one.
+pub fn delivery_report_item(
+    mm: &StoredMm,
+    recipient: &str,
+    status: Status,
+    status_text: Option<String>,
+    now: Timestamp,
+) -> Option<NewOutboxItem> {
+    if !mm.meta.delivery_report {
+        return None;
+    }
+    let report = DeliveryReportJob {
+        message_id: mm.meta.message_id.clone(),
+        sender: mm.meta.from.clone(),
+        recipient: recipient.to_owned(),
+        status: status.0,
+        status_text,
+        date: secs(now),
+        originator_system: match &mm.meta.origin {
+            Origin::Mm4 { originator_system } => Some(originator_system.clone()),
+            Origin::Mm1 { .. } => None,
+        },
+    };
+    let (kind, payload) = match &mm.meta.origin {
+        Origin::Mm1 { .. } => (OutboxKind::DeliveryInd, DeliveryIndJob(report).to_payload()),
+        Origin::Mm4 { .. } => (
+            OutboxKind::Mm4DeliveryReport,
+            Mm4DeliveryReportJob(report).to_payload(),
+        ),
+    };
+    Some(NewOutboxItem::for_recipient(kind, &mm.id, recipient, now).with_payload(payload))
+}
+
+/// What became of a leased recipient item after `update_recipient` returned `result`.
+pub(crate) fn outcome_of_update(result: Result<RecipientState, UpdateError>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Settled,
+        // The recipient moved on meanwhile (expired, retrieved, failed by another path):
+        // nothing left for this item to do.
+        Err(UpdateError::Transition(t)) => {
+            tracing::debug!(error = %t, "recipient already past this step");
+            Outcome::Done
+        }
+        Err(UpdateError::UnknownRecipient { mm_id, recipient }) => Outcome::Fail {
+            error: format!("no recipient {recipient} of MM {mm_id}"),
+        },
+        // Another node holds the item now; it settles it.
+        Err(UpdateError::LeaseLost { .. }) => Outcome::Settled,
+        Err(e) => Outcome::Retry {
+            error: format!("store: {e}"),
+            expiry: None,
+        },
+    }
+}
+
+/// Fails `recipient` of `mm` for good (DESIGN.md §3: unresolvable, unknown user, permanent peer
+/// or SMSC error): state `Failed`, the leased `item` completed and the delivery report queued,
+/// all in one transaction.
+pub(crate) async fn fail_recipient<S: Store>(
+    store: &S,
+    wake: &Arc<Notify>,
+    item: &LeasedItem,
+    mm: &StoredMm,
+    recipient: &str,
+    error: String,
+    status: Status,
+) -> Outcome {
+    let now = Timestamp::now();
+    tracing::info!(mm = %mm.id, recipient, error = %error, status = status.0, "recipient failed");
+    let effects = OutboxEffects {
+        complete: Some(item.lease()),
+        enqueue: delivery_report_item(mm, recipient, status, Some(error.clone()), now)
+            .into_iter()
+            .collect(),
+    };
+    let queued = !effects.enqueue.is_empty();
+    let result = store
+        .update_recipient(
+            &mm.id,
+            recipient,
+            RecipientEvent::Failed { error },
+            effects,
+            now,
+        )
+        .await;
+    if result.is_ok() && queued {
+        wake.notify_waiters();
+    }
+    outcome_of_update(result)
+}
+
+/// Why a report item cannot be turned into a report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportItemError {
+    /// The payload does not decode as its kind's job.
+    #[error(transparent)]
+    Payload(#[from] crate::jobs::JobError),
+    /// An empty payload, and the item names no MM or recipient to rebuild it from.
+    #[error("report item without payload names no MM and recipient")]
+    Unnamed,
+    /// The MM or the recipient is gone (purged).
+    #[error("MM {0} or its recipient is no longer stored")]
+    Gone(String),
+    /// The store failed (transient).
+    #[error("store: {0}")]
+    Store(#[from] mms_store::StoreError),
+}
+
+/// The delivery report an item of kind [`OutboxKind::DeliveryInd`] or
+/// [`OutboxKind::Mm4DeliveryReport`] stands for: its payload, or, for the store's expiry reports
+/// (empty payload), the MM's sender and message id with the recipient's current state.
+pub async fn delivery_report_of<S: Store>(
+    store: &S,
+    item: &LeasedItem,
+) -> Result<DeliveryReportJob, ReportItemError> {
+    if !item.payload.is_empty() {
+        return Ok(match item.kind {
+            OutboxKind::Mm4DeliveryReport => Mm4DeliveryReportJob::from_payload(&item.payload)?.0,
+            _ => DeliveryIndJob::from_payload(&item.payload)?.0,
+        });
+    }
+    let (Some(mm_id), Some(recipient)) = (&item.mm_id, &item.recipient) else {
+        return Err(ReportItemError::Unnamed);
+    };
+    let mm = store
+        .mm(mm_id)
+        .await?
+        .ok_or_else(|| ReportItemError::Gone(mm_id.to_string()))?;
+    let record = recipient_record(store, mm_id, recipient)
+        .await?
+        .ok_or_else(|| ReportItemError::Gone(mm_id.to_string()))?;
+    Ok(DeliveryReportJob {
+        message_id: mm.meta.message_id.clone(),
+        sender: mm.meta.from.clone(),
+        recipient: recipient.clone(),
+        status: status_of_state(record.state).0,
+        status_text: record.last_error.clone(),
+        date: secs(record.updated_at),
+        originator_system: match &mm.meta.origin {
+            Origin::Mm4 { originator_system } => Some(originator_system.clone()),
+            Origin::Mm1 { .. } => None,
+        },
+    })
+}
+
+/// The read report an item of kind [`OutboxKind::ReadOrigInd`] or [`OutboxKind::Mm4ReadReply`]
+/// carries.
+pub fn read_report_of(item: &LeasedItem) -> Result<ReadReportJob, ReportItemError> {
+    Ok(match item.kind {
+        OutboxKind::Mm4ReadReply => Mm4ReadReplyJob::from_payload(&item.payload)?.0,
+        _ => ReadOrigIndJob::from_payload(&item.payload)?.0,
+    })
+}
+
+/// One recipient's record.
+pub(crate) async fn recipient_record<S: Store>(
+    store: &S,
+    mm_id: &MmId,
+    address: &str,
+) -> Result<Option<mms_store::RecipientRecord>, mms_store::StoreError> {
+    Ok(store
+        .recipients(mm_id)
+        .await?
+        .into_iter()
+        .find(|r| r.address == address))
+}
+
+/// The latest time a report is worth retrying: a day after the event it reports.
+pub(crate) fn report_expiry(date_secs: u64, keep_secs: u64) -> Timestamp {
+    from_secs(date_secs.saturating_add(keep_secs))
+        .max(Timestamp::now().plus(std::time::Duration::from_secs(60)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use mms_store::MmMeta;
+
+    fn mm(origin: Origin, delivery_report: bool) -> StoredMm {
+        StoredMm {
+            id: MmId::from_string("m1".into()),
+            meta: MmMeta {
+                message_id: "msg-1@a.example".into(),
+                transaction_id: "t".into(),
+                from: "sip:alice@a.example".into(),
+                mms_version: "1.2".into(),
+                content_type: "text/plain".into(),
+                subject: None,
+                size: 10,
+                date: Timestamp::from_millis(0),
+                expiry: Timestamp::from_millis(1_000_000),
+                delivery_report,
+                read_report: false,
+                origin,
+            },
+            headers: Bytes::new(),
+            body: Bytes::new(),
+            received_at: Timestamp::from_millis(0),
+        }
+    }
+
+    #[test]
+    fn no_report_item_when_the_sender_did_not_ask_mms_enc_7_3_13() {
+        let m = mm(
+            Origin::Mm1 {
+                identity: "x".into(),
+            },
+            false,
+        );
+        assert!(
+            delivery_report_item(&m, "tel:+491", Status::UNREACHABLE, None, Timestamp::now())
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn mm1_sender_gets_delivery_ind_and_mm4_sender_an_mm4_report_keyed_per_recipient() {
+        let now = Timestamp::from_millis(5_000);
+        let m = mm(
+            Origin::Mm1 {
+                identity: "x".into(),
+            },
+            true,
+        );
+        let item = delivery_report_item(&m, "tel:+491", Status::UNREACHABLE, None, now).unwrap();
+        assert_eq!(item.kind, OutboxKind::DeliveryInd);
+        assert_eq!(item.idempotency_key, "delivery-ind:m1:tel:+491");
+        let job = DeliveryIndJob::from_payload(&item.payload).unwrap().0;
+        assert_eq!(
+            (job.status, job.date, job.originator_system),
+            (135, 5, None)
+        );
+
+        let m = mm(
+            Origin::Mm4 {
+                originator_system: "system-user@mms.a.example".into(),
+            },
+            true,
+        );
+        let item = delivery_report_item(&m, "tel:+491", Status::EXPIRED, None, now).unwrap();
+        assert_eq!(item.kind, OutboxKind::Mm4DeliveryReport);
+        let job = Mm4DeliveryReportJob::from_payload(&item.payload).unwrap().0;
+        assert_eq!(
+            job.originator_system.as_deref(),
+            Some("system-user@mms.a.example")
+        );
+        assert_eq!(job.status, 128);
+    }
+
+    #[test]
+    fn every_state_maps_to_a_report_status() {
+        assert_eq!(status_of_state(RecipientState::Expired), Status::EXPIRED);
+        assert_eq!(
+            status_of_state(RecipientState::Retrieved),
+            Status::RETRIEVED
+        );
+        assert_eq!(status_of_state(RecipientState::Rejected), Status::REJECTED);
+        assert_eq!(status_of_state(RecipientState::Failed), Status::UNREACHABLE);
+        assert_eq!(
+            status_of_state(RecipientState::Notified),
+            Status::INDETERMINATE
+        );
+    }
+}
