@@ -67,6 +67,9 @@ fn codec(c: &mut Criterion) {
     g.finish();
 }
 
+/// Distinct identities looked up at once (same-identity lookups would share one UDR).
+const IN_FLIGHT: u64 = 64;
+
 fn lookups(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -76,6 +79,12 @@ fn lookups(c: &mut Criterion) {
     let (hss, client) = rt.block_on(async {
         let hss = TestHss::start("hss.bench.example").await.expect("bind");
         hss.add_subscriber("4917612345678", &["sip:bob@b.example"]);
+        for i in 0..IN_FLIGHT {
+            hss.add_subscriber(
+                &format!("49170000{i:04}"),
+                &[&format!("sip:user{i}@b.example")],
+            );
+        }
         let client = ShClient::start(ShConfig {
             peers: vec![hss.addr().to_string()],
             origin_host: "relay.bench.example".into(),
@@ -101,16 +110,17 @@ fn lookups(c: &mut Criterion) {
                 .expect("found")
         })
     });
-    const IN_FLIGHT: u64 = 64;
     g.throughput(Throughput::Elements(IN_FLIGHT));
     g.bench_function("uncached_64_in_flight", |b| {
         b.iter(|| {
             client.clear_cache();
             rt.block_on(async {
                 let mut set = tokio::task::JoinSet::new();
-                for _ in 0..IN_FLIGHT {
+                for i in 0..IN_FLIGHT {
                     let client = client.clone();
-                    set.spawn(async move { client.msisdn_for("sip:bob@b.example").await });
+                    set.spawn(
+                        async move { client.msisdn_for(&format!("sip:user{i}@b.example")).await },
+                    );
                 }
                 while let Some(r) = set.join_next().await {
                     r.expect("task").expect("found");
