@@ -1,4 +1,7 @@
 //! Integration tests of the `mmsrelay` command line, one module per subcommand.
 
+#[path = "cli/resolve.rs"]
+mod resolve;
+
 #[path = "cli/pdu.rs"]
 mod pdu;

@@ -13,7 +13,7 @@ use hickory_resolver::config::{
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{RData, RecordType};
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use std::sync::Arc;
 
 /// Why the network lookup could not be built.
@@ -96,7 +96,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn host(name: &hickory_resolver::proto::rr::Name) -> String {
+fn host(name: &Name) -> String {
     name.to_ascii().trim_end_matches('.').to_ascii_lowercase()
 }
 
@@ -127,7 +127,18 @@ fn map_error(e: NetError) -> LookupError {
 impl DnsLookup for HickoryLookup {
     async fn lookup(&self, name: &str, kind: RecordKind) -> Lookup {
         let fqdn = format!("{}.", name.trim_end_matches('.'));
-        let result = match self.resolver.lookup(fqdn.as_str(), record_type(kind)).await {
+        let question = match Name::from_ascii(&fqdn) {
+            Ok(q) => q,
+            Err(e) => {
+                let error = LookupError::BadQuestion(format!("{name}: {e}"));
+                return Lookup {
+                    result: Err(error),
+                    source: self.servers.clone(),
+                    cached: false,
+                };
+            }
+        };
+        let result = match self.resolver.lookup(question, record_type(kind)).await {
             Ok(lookup) => {
                 let mut ttl = u32::MAX;
                 let mut naptr = Vec::new();
