@@ -291,6 +291,15 @@ impl Connection {
                 token: p.token,
                 message,
             });
+            // Answers mostly come in order: drop answered entries at the front so that
+            // `poll_timeout` finds the earliest live deadline without scanning.
+            while self
+                .deadlines
+                .front()
+                .is_some_and(|(_, hbh)| !self.pending.contains_key(hbh))
+            {
+                self.deadlines.pop_front();
+            }
         }
         // RFC 6733 §6.2.1: an answer with an unknown Hop-by-Hop is discarded.
     }
@@ -603,6 +612,20 @@ mod tests {
             }]
         );
         assert_eq!(c.pending_len(), 1);
+    }
+
+    #[test]
+    fn answered_requests_do_not_pile_up_in_the_deadline_queue() {
+        let now = Instant::now();
+        let mut c = open(now);
+        for t in 0..1000 {
+            c.send_request(udr(), t, now).unwrap();
+            let req = sent(&drain(&mut c))[0].clone();
+            c.handle_message(req.answer_to(), now);
+            drain(&mut c);
+        }
+        assert_eq!(c.deadlines.len(), 0);
+        assert_eq!(c.poll_timeout(), Some(now + TW));
     }
 
     #[test]
