@@ -31,6 +31,9 @@ pub enum DnsZoneError {
     /// A record whose owner is in none of the zone's origins.
     #[error("{0:?} is outside every origin of the zone")]
     OutOfZone(String),
+    /// The zone built has an error (the first one is given).
+    #[error("invalid test zone: {0}")]
+    Invalid(String),
     /// Binding the UDP socket or TCP listener failed.
     #[error("cannot bind the DNS server: {0}")]
     Bind(#[from] io::Error),
@@ -74,7 +77,7 @@ impl DnsZone {
                     let soa = zone.soa_record(&n);
                     zone.origins.push((LowerName::from(&n), soa));
                 }
-                Err(e) => zone.error = Some(e.to_string()),
+                Err(e) => zone = zone.fail(e),
             }
         }
         zone
@@ -111,12 +114,18 @@ impl DnsZone {
         self
     }
 
+    fn fail(mut self, e: DnsZoneError) -> Self {
+        self.error.get_or_insert(e.to_string());
+        self
+    }
+
     fn add(mut self, owner: &str, rdata: RData) -> Self {
         match name(owner) {
             Ok(n) => {
                 let lower = LowerName::from(&n);
                 if !self.origins.iter().any(|(o, _)| o.zone_of(&lower)) {
-                    self.error = Some(DnsZoneError::OutOfZone(owner.to_owned()).to_string());
+                    self.error
+                        .get_or_insert(DnsZoneError::OutOfZone(owner.to_owned()).to_string());
                 }
                 let rtype = rdata.record_type();
                 self.records
@@ -124,7 +133,7 @@ impl DnsZone {
                     .or_default()
                     .push(Record::from_rdata(n, self.ttl, rdata));
             }
-            Err(e) => self.error = Some(e.to_string()),
+            Err(e) => return self.fail(e),
         }
         self
     }
@@ -141,10 +150,12 @@ impl DnsZone {
         regexp: &str,
         replacement: &str,
     ) -> Self {
-        let replacement = if replacement == "." {
-            Name::root()
-        } else {
-            name(replacement).unwrap_or_default()
+        let replacement = match replacement {
+            "." => Name::root(),
+            other => match name(other) {
+                Ok(n) => n,
+                Err(e) => return self.fail(e),
+            },
         };
         let rdata = NAPTR::new(
             order,
@@ -180,10 +191,12 @@ impl DnsZone {
 
     /// An MX record (RFC 1035 §3.3.9); exchange `.` is a null MX (RFC 7505).
     pub fn mx(self, owner: &str, preference: u16, exchange: &str) -> Self {
-        let exchange = if exchange == "." {
-            Name::root()
-        } else {
-            name(exchange).unwrap_or_default()
+        let exchange = match exchange {
+            "." => Name::root(),
+            other => match name(other) {
+                Ok(n) => n,
+                Err(e) => return self.fail(e),
+            },
         };
         self.add(owner, RData::MX(MX::new(preference, exchange)))
     }
@@ -201,7 +214,7 @@ impl DnsZone {
     /// Starts serving on 127.0.0.1, UDP and TCP on the same (free) port.
     pub async fn serve(self) -> Result<DnsServer, DnsZoneError> {
         if let Some(e) = &self.error {
-            return Err(DnsZoneError::BadName(e.clone()));
+            return Err(DnsZoneError::Invalid(e.clone()));
         }
         let (udp, tcp) = bind_pair().await?;
         let addr = udp.local_addr()?;
@@ -390,5 +403,25 @@ async fn send<'a, R: ResponseHandler>(
                 counts: HeaderCounts::default(),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn records_outside_every_origin_are_refused() {
+        let err = DnsZone::new(["example"]).a("host.other", Ipv4Addr::LOCALHOST).serve().await;
+        assert!(matches!(err, Err(DnsZoneError::Invalid(m)) if m.contains("host.other")));
+        let err = DnsZone::new(["example"]).mx("mms.example", 10, "bad..name").serve().await;
+        assert!(matches!(err, Err(DnsZoneError::Invalid(_))));
+    }
+
+    #[tokio::test]
+    async fn serves_udp_and_tcp_on_one_port_and_counts_queries() {
+        let server = DnsZone::new(["example"]).a("h.example", Ipv4Addr::LOCALHOST).serve().await.unwrap();
+        assert_eq!(server.queries_received(), 0);
+        assert!(std::net::TcpStream::connect(server.addr()).is_ok());
     }
 }
