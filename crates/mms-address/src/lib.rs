@@ -10,6 +10,7 @@
 mod escape;
 mod naptr;
 mod number;
+mod serde_impl;
 
 pub use naptr::{NaptrError, NaptrRegexp};
 pub use number::{E164, E164_MAX_DIGITS, Msisdn, NumberError};
