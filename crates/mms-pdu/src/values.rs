@@ -815,3 +815,154 @@ impl RawValue {
         out.extend_from_slice(&self.0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader_over(b: &'static [u8]) -> Bytes {
+        Bytes::from_static(b)
+    }
+
+    #[test]
+    fn encoded_string_with_long_integer_charset_wap230_8_4_2_1() {
+        // Value-length 6, charset 1015 as Long-integer (02 03 F7), text "ab".
+        let b = reader_over(&[0x06, 0x02, 0x03, 0xF7, b'a', b'b', 0x00]);
+        let e = EncodedString::decode(&mut Reader::new(&b)).unwrap();
+        assert_eq!(e.charset, Some(Charset::UTF_16));
+        assert_eq!(&e.bytes[..], b"ab");
+        let mut out = Vec::new();
+        e.encode(&mut out);
+        assert_eq!(out, [0x06, 0x02, 0x03, 0xF7, b'a', b'b', 0x00]);
+    }
+
+    #[test]
+    fn encoded_string_plain_text_and_short_charset() {
+        let b = reader_over(b"+4917612345678/TYPE=PLMN\0");
+        let e = EncodedString::decode(&mut Reader::new(&b)).unwrap();
+        assert_eq!(
+            (e.charset, e.text()),
+            (None, "+4917612345678/TYPE=PLMN".to_owned())
+        );
+        let b = reader_over(&[0x04, 0xEA, 0xC3, 0xA9, 0x00]);
+        assert_eq!(
+            EncodedString::decode(&mut Reader::new(&b)).unwrap().text(),
+            "é"
+        );
+    }
+
+    #[test]
+    fn charsets_decode_latin1_and_utf16_by_bom() {
+        assert_eq!(Charset::ISO_8859_1.decode(&[0x47, 0xE5]).unwrap(), "Gå");
+        assert_eq!(
+            Charset::UTF_16.decode(&[0xFF, 0xFE, 0x41, 0x00]).unwrap(),
+            "A"
+        );
+        assert_eq!(
+            Charset::UTF_16.decode(&[0xFE, 0xFF, 0x00, 0x41]).unwrap(),
+            "A"
+        );
+        assert_eq!(Charset::UTF_16.decode(&[0x00, 0x41]).unwrap(), "A");
+        assert_eq!(
+            Charset::UTF_8.decode(&[0xEF, 0xBB, 0xBF, b'x']).unwrap(),
+            "x"
+        );
+        assert_eq!(Charset(2026).decode(b"x"), None);
+        let unknown = EncodedString {
+            charset: Some(Charset(2026)),
+            bytes: Bytes::from_static(b"raw"),
+        };
+        assert_eq!(unknown.text(), "raw");
+    }
+
+    #[test]
+    fn from_value_tokens_mms_enc_7_3_21() {
+        let b = reader_over(&[0x01, 0x81]);
+        assert_eq!(
+            FromAddress::decode(&mut Reader::new(&b)).unwrap(),
+            FromAddress::InsertAddressToken
+        );
+        let b = reader_over(&[0x04, 0x80, b'a', b'b', 0x00]);
+        assert_eq!(
+            FromAddress::decode(&mut Reader::new(&b)).unwrap(),
+            FromAddress::Present(EncodedString::plain("ab"))
+        );
+        let b = reader_over(&[0x01, 0x82]);
+        assert!(matches!(
+            FromAddress::decode(&mut Reader::new(&b)),
+            Err(DecodeError::Malformed { at: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn time_spec_absolute_and_relative_mms_enc_7_3_20() {
+        let b = reader_over(&[0x03, 0x81, 0x01, 0x80]);
+        assert_eq!(
+            TimeSpec::decode(&mut Reader::new(&b)).unwrap(),
+            TimeSpec::Relative(128)
+        );
+        let b = reader_over(&[0x02, 0x81, 0x83]);
+        assert_eq!(
+            TimeSpec::decode(&mut Reader::new(&b)).unwrap(),
+            TimeSpec::Relative(3)
+        );
+        let mut out = Vec::new();
+        TimeSpec::Absolute(0x5E00_0000).encode(&mut out);
+        assert_eq!(out, [0x06, 0x80, 0x04, 0x5E, 0x00, 0x00, 0x00]);
+    }
+
+    #[test]
+    fn version_short_integer_and_text_forms_mms_enc_7_3_34() {
+        let b = reader_over(&[0x92]);
+        assert_eq!(
+            MmsVersion::decode(&mut Reader::new(&b)).unwrap(),
+            MmsVersion::V1_2
+        );
+        let b = reader_over(b"1.3\0");
+        assert_eq!(
+            MmsVersion::decode(&mut Reader::new(&b)).unwrap(),
+            MmsVersion::V1_3
+        );
+        assert_eq!(
+            MmsVersion {
+                major: 1,
+                minor: 15
+            }
+            .to_string(),
+            "1"
+        );
+    }
+
+    #[test]
+    fn message_class_identifier_or_token_mms_enc_7_3_27() {
+        let b = reader_over(&[0x83]);
+        assert_eq!(
+            MessageClass::decode(&mut Reader::new(&b)).unwrap(),
+            MessageClass::Auto
+        );
+        let b = reader_over(b"Premium\0");
+        assert_eq!(
+            MessageClass::decode(&mut Reader::new(&b)).unwrap(),
+            MessageClass::Token("Premium".into())
+        );
+        let b = reader_over(&[0x84]);
+        assert!(MessageClass::decode(&mut Reader::new(&b)).is_err());
+    }
+
+    #[test]
+    fn response_status_classes_mms_enc_7_3_48() {
+        assert!(ResponseStatus::OK.is_ok());
+        assert!(ResponseStatus::ERROR_TRANSIENT_NETWORK_PROBLEM.is_transient());
+        assert_eq!(ResponseStatus::ERROR_TRANSIENT_NETWORK_PROBLEM.0, 195);
+        assert!(ResponseStatus::ERROR_PERMANENT_SENDING_ADDRESS_UNRESOLVED.is_permanent());
+        assert_eq!(
+            ResponseStatus::ERROR_PERMANENT_SENDING_ADDRESS_UNRESOLVED.0,
+            227
+        );
+        assert_eq!(
+            ResponseStatus(0xE3).name(),
+            Some("Error-permanent-sending-address-unresolved")
+        );
+        assert_eq!(Status::from_name("retrieved"), Some(Status::RETRIEVED));
+    }
+}
