@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 mod pdu_cmd;
 mod resolve_cmd;
+mod send_cmd;
 
 #[derive(Parser)]
 #[command(name = "mmsrelay", version, about = "MMS Relay/Server for SIP and tel addresses")]
@@ -22,6 +23,8 @@ enum Command {
     Pdu(pdu_cmd::Args),
     /// Resolve a recipient address to the route of its MMS Relay/Server (DESIGN.md §3).
     Resolve(resolve_cmd::Args),
+    /// Send an MM as a user agent over MM1 (m-send-req) and print the m-send-conf.
+    Send(send_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,5 +32,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Pdu(args) => pdu_cmd::run(args),
         Command::Resolve(args) => resolve_cmd::run(args),
+        Command::Send(args) => send_cmd::run(args),
     }
 }

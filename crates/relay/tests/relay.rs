@@ -1,0 +1,11 @@
+//! Integration tests of the relay over real sockets on 127.0.0.1 (one binary; one module per area
+//! under tests/relay/).
+
+#[path = "relay/mm1_flows.rs"]
+mod mm1_flows;
+#[path = "relay/mm1_identity.rs"]
+mod mm1_identity;
+#[path = "relay/mm1_support.rs"]
+mod mm1_support;
+#[path = "relay/mm1_vectors.rs"]
+mod mm1_vectors;

@@ -1,0 +1,282 @@
+//! Network-asserted identity on MM1 (DESIGN.md §6): spoofing attempts refused, WAP gateway
+//! enrichment, and RADIUS accounting bindings driven by FreeRADIUS `radclient`.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+
+use mms_pdu::{EncodedString, FromAddress, Pdu, ResponseStatus, RetrieveStatus};
+use mms_store::{OutboxKind, Store};
+
+use crate::mm1_support::{
+    GATEWAY, PROXY, RADIUS_SECRET, Relay, STRANGER, WAIT, mm_of, send_req, test_config,
+};
+
+const ALICE: &str = "sip:alice@a.example";
+const BOB: &str = "sip:bob@a.example";
+
+#[tokio::test]
+async fn from_that_is_not_an_asserted_identity_is_refused_with_227() {
+    let relay = Relay::start(test_config()).await;
+    let ua = relay.ua(PROXY).asserted(ALICE);
+    let mut req = send_req(&[BOB], "spoof");
+    req.from = FromAddress::Present(EncodedString::plain("sip:mallory@a.example"));
+    let c = ua.send(req.into()).await;
+    assert_eq!(
+        c.response_status,
+        ResponseStatus::ERROR_PERMANENT_SENDING_ADDRESS_UNRESOLVED
+    );
+    // The sender's own identity, written in another form, is accepted.
+    let mut req = send_req(&[BOB], "mine");
+    req.from = FromAddress::Present(EncodedString::plain("sip%3Aalice%40A.EXAMPLE/TYPE=SIP"));
+    assert_eq!(
+        ua.send(req.into()).await.response_status,
+        ResponseStatus::OK
+    );
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn identity_headers_from_untrusted_address_are_ignored_and_service_denied_225() {
+    let relay = Relay::start(test_config()).await;
+    let forged = relay
+        .ua(STRANGER)
+        .asserted(ALICE)
+        .with("X-MSISDN", "447000000001")
+        .with("X-Forwarded-For", "127.0.0.1");
+    let c = forged.send(send_req(&[BOB], "forged").into()).await;
+    assert_eq!(
+        c.response_status,
+        ResponseStatus::ERROR_PERMANENT_SERVICE_DENIED
+    );
+    // No identity at all.
+    let c = relay.ua(PROXY).send(send_req(&[BOB], "anon").into()).await;
+    assert_eq!(
+        c.response_status,
+        ResponseStatus::ERROR_PERMANENT_SERVICE_DENIED
+    );
+    assert!(relay.items(OutboxKind::Resolve).await.is_empty());
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn wap_gateway_msisdn_maps_to_subscriber_impu_for_insert_address() {
+    let relay = Relay::start(test_config()).await;
+    relay
+        .store
+        .put_subscriber(ALICE, "447000000001")
+        .await
+        .unwrap();
+    let ua = relay
+        .ua(GATEWAY)
+        .with("X-WAP-Network-Client-MSISDN", "+447000000001");
+    assert_eq!(
+        ua.send(send_req(&[BOB], "gw").into()).await.response_status,
+        ResponseStatus::OK
+    );
+    let mm_id = mm_of(&relay, BOB).await;
+    assert_eq!(
+        relay.store.mm(&mm_id).await.unwrap().unwrap().meta.from,
+        ALICE
+    );
+    // The MSISDN's tel URI is an identity too.
+    let mut req = send_req(&[BOB], "gw tel");
+    req.from = FromAddress::Present(EncodedString::plain("+447000000001/TYPE=PLMN"));
+    assert_eq!(
+        ua.send(req.into()).await.response_status,
+        ResponseStatus::OK
+    );
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn another_users_retrieval_url_and_guessed_tokens_find_nothing() {
+    let relay = Relay::start(test_config()).await;
+    relay
+        .ua(PROXY)
+        .asserted(ALICE)
+        .send(send_req(&[BOB], "private").into())
+        .await;
+    let mm_id = mm_of(&relay, BOB).await;
+    relay.resolve_local(&mm_id, BOB).await;
+    let token = relay.token_for(BOB).await;
+    let not_found = |pdu: Pdu| match pdu {
+        Pdu::RetrieveConf(c) => {
+            c.retrieve_status == Some(RetrieveStatus::ERROR_PERMANENT_MESSAGE_NOT_FOUND)
+        }
+        _ => false,
+    };
+    // Carol holds Bob's URL.
+    let carol = relay.ua(PROXY).asserted("sip:carol@a.example");
+    let (status, pdu) = carol.get(&format!("{}/m/{token}", relay.url)).await;
+    assert_eq!(status, 200);
+    assert!(not_found(pdu));
+    // Guessed and malformed tokens.
+    let bob = relay.ua(PROXY).asserted(BOB);
+    for guess in ["00000000000000000000000000000000", "../../mmsrelay.db", ""] {
+        let (_, pdu) = bob.get(&format!("{}/m/{guess}", relay.url)).await;
+        assert!(not_found(pdu), "{guess}");
+    }
+    // Carol cannot acknowledge Bob's message either.
+    let ack = mms_pdu::AcknowledgeInd {
+        transaction_id: token.clone(),
+        ..Default::default()
+    };
+    assert_eq!(carol.post(Pdu::from(ack).encode()).await.0, 403);
+    // Bob can.
+    let (_, pdu) = bob.get(&format!("{}/m/{token}", relay.url)).await;
+    assert!(matches!(pdu, Pdu::RetrieveConf(c) if c.retrieve_status.is_none()));
+    relay.stop().await;
+}
+
+// ---- RADIUS accounting by FreeRADIUS radclient, then MM1 from the bound address ----
+
+fn radclient_present() -> bool {
+    let found = std::path::Path::new("/usr/bin/radclient").exists();
+    if !found {
+        assert!(
+            std::env::var_os("MMSRELAY_REQUIRE_PEERS").is_none(),
+            "radclient missing but MMSRELAY_REQUIRE_PEERS is set"
+        );
+        eprintln!("notice: radclient (freeradius-utils) not installed; skipping");
+    }
+    found
+}
+
+/// Runs radclient once (`-r 1 -t 2`), killed on drop; true when it got an Accounting-Response.
+async fn radclient(addr: SocketAddr, secret: &str, attributes: &str) -> bool {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new("/usr/bin/radclient")
+        .args([
+            "-x",
+            "-r",
+            "1",
+            "-t",
+            "2",
+            &addr.to_string(),
+            "acct",
+            secret,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn radclient");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(attributes.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .expect("radclient finished in time")
+        .unwrap();
+    out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Accounting-Response")
+}
+
+fn acct(status: &str, ip: &str, msisdn: &str, session: &str) -> String {
+    format!(
+        "Acct-Status-Type = {status}\nFramed-IP-Address = {ip}\nCalling-Station-Id = \"{msisdn}\"\nAcct-Session-Id = \"{session}\"\n"
+    )
+}
+
+#[tokio::test]
+async fn radclient_binding_authenticates_mm1_from_bound_ip_until_stop_rfc2866() {
+    if !radclient_present() {
+        return;
+    }
+    let relay = Relay::start(test_config()).await;
+    let radius = relay.radius.as_ref().unwrap().local_addr;
+    relay
+        .store
+        .put_subscriber(ALICE, "447000000001")
+        .await
+        .unwrap();
+
+    assert!(
+        radclient(
+            radius,
+            RADIUS_SECRET,
+            &acct("Start", "127.0.0.3", "+447000000001", "s1")
+        )
+        .await
+    );
+    let binding = relay
+        .store
+        .radius_binding("127.0.0.3")
+        .await
+        .unwrap()
+        .expect("binding stored before the answer");
+    assert_eq!(binding.msisdn, "447000000001");
+
+    let ua = relay.ua("127.0.0.3");
+    assert_eq!(
+        ua.send(send_req(&[BOB], "via radius").into())
+            .await
+            .response_status,
+        ResponseStatus::OK
+    );
+    let mm_id = mm_of(&relay, BOB).await;
+    assert_eq!(
+        relay.store.mm(&mm_id).await.unwrap().unwrap().meta.from,
+        ALICE
+    );
+
+    // A forged authenticator (wrong secret) binds nothing and gets no answer.
+    assert!(
+        !radclient(
+            radius,
+            "not-the-secret",
+            &acct("Start", "127.0.0.5", "447000000009", "s9")
+        )
+        .await
+    );
+    assert!(
+        relay
+            .store
+            .radius_binding("127.0.0.5")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        relay
+            .radius
+            .as_ref()
+            .unwrap()
+            .stats
+            .snapshot()
+            .bad_authenticator,
+        1
+    );
+    let c = relay
+        .ua("127.0.0.5")
+        .send(send_req(&[BOB], "x").into())
+        .await;
+    assert_eq!(
+        c.response_status,
+        ResponseStatus::ERROR_PERMANENT_SERVICE_DENIED
+    );
+
+    // Stop ends the binding.
+    assert!(
+        radclient(
+            radius,
+            RADIUS_SECRET,
+            &acct("Stop", "127.0.0.3", "+447000000001", "s1")
+        )
+        .await
+    );
+    assert!(
+        relay
+            .store
+            .radius_binding("127.0.0.3")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let c = ua.send(send_req(&[BOB], "after stop").into()).await;
+    assert_eq!(
+        c.response_status,
+        ResponseStatus::ERROR_PERMANENT_SERVICE_DENIED
+    );
+    relay.stop().await;
+}
