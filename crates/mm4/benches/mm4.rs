@@ -83,6 +83,14 @@ fn bench(c: &mut Criterion) {
     g.bench_function("decode", |b| {
         b.iter(|| decode(black_box(&env), black_box(&bytes)).unwrap())
     });
+    // Baseline: mail-parser alone on the same bytes (what any decode on top of it pays).
+    g.bench_function("mail_parser_parse_only", |b| {
+        b.iter(|| {
+            mail_parser::MessageParser::new()
+                .parse(black_box(&bytes[..]))
+                .map(|m| m.parts.len())
+        })
+    });
     g.finish();
     eprintln!("MM4_forward.REQ wire size: {} bytes", bytes.len());
 }

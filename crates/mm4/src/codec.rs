@@ -468,7 +468,9 @@ impl<'a> Headers<'a> {
         self.items
             .into_iter()
             .filter(|(n, _, _, taken)| {
-                !taken && n.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("X-Mms-"))
+                !taken
+                    && n.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("X-Mms-"))
+                    && n.bytes().all(|c| c.is_ascii_graphic() && c != b':')
             })
             .map(|(n, v, _, _)| (n, clean(&v)))
             .collect()

@@ -85,13 +85,32 @@ fn mime_params(ct: &ContentType) -> Vec<(String, String)> {
     out
 }
 
+/// `type/subtype` of RFC 2045 tokens; anything else is carried as `application/octet-stream`.
+fn is_media_name(n: &str) -> bool {
+    match n.split_once('/') {
+        Some((t, s)) => {
+            !t.is_empty() && !s.is_empty() && t.bytes().chain(s.bytes()).all(is_token_char)
+        }
+        None => false,
+    }
+}
+
+/// An RFC 5322 §2.2 field name: printable US-ASCII except `:`.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|c| c.is_ascii_graphic() && c != b':')
+}
+
 fn is_token_char(c: u8) -> bool {
     c.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&c)
 }
 
 /// The MMS ENC content type of a MIME type and its parameters (boundary dropped).
 fn wsp_content_type(media: &str, params: &[(String, String)]) -> ContentType {
-    let media = media.to_ascii_lowercase();
+    let media = if is_media_name(media) {
+        media.to_ascii_lowercase()
+    } else {
+        "application/octet-stream".to_owned()
+    };
     let media = match media.strip_prefix("multipart/") {
         Some("related") => MediaType::MULTIPART_RELATED,
         Some("mixed") => MediaType::MULTIPART_MIXED,
@@ -101,6 +120,10 @@ fn wsp_content_type(media: &str, params: &[(String, String)]) -> ContentType {
     let mut ct = ContentType::new(media);
     for (name, value) in params {
         let lower = name.to_ascii_lowercase();
+        if lower.is_empty() || !lower.bytes().all(is_token_char) {
+            // Not a MIME token: this crate never writes such a name, so it does not read one.
+            continue;
+        }
         let (name, value) = match lower.as_str() {
             "boundary" => continue,
             "charset" => (
@@ -274,10 +297,7 @@ fn build_part(p: &Part) -> MimePart<'static> {
     for h in &p.headers {
         if let (HeaderName::Text(name), Some(value)) = (&h.name, h.value_text()) {
             let lower = name.to_ascii_lowercase();
-            if !name.is_empty()
-                && name.bytes().all(|c| c.is_ascii_graphic() && c != b':')
-                && !STRUCTURAL.contains(&lower.as_str())
-            {
+            if is_header_name(name) && !STRUCTURAL.contains(&lower.as_str()) {
                 m = m.header(name.clone(), Raw::new(encode_utf8(&value)));
             }
         }
@@ -385,7 +405,7 @@ fn collect_parts(
     p.content_location = raw_header(raw, part, "Content-Location").map(|v| decode_utf8(&v));
     for h in &part.headers {
         let name = h.name.as_str();
-        if STRUCTURAL.contains(&name.to_ascii_lowercase().as_str()) {
+        if !is_header_name(name) || STRUCTURAL.contains(&name.to_ascii_lowercase().as_str()) {
             continue;
         }
         if let Some(bytes) = raw.get(h.offset_start as usize..h.offset_end as usize) {
@@ -401,9 +421,12 @@ fn collect_parts(
 pub(crate) fn parse_body(msg: &Message) -> Result<(ContentType, Body), Mm4Error> {
     let root = msg.parts.first().ok_or(Mm4Error::NotRfc5322)?;
     let (media, params) = part_content_type(root);
-    let ct = wsp_content_type(&media, &params);
+    let mut ct = wsp_content_type(&media, &params);
     match root.sub_parts() {
         Some(children) => {
+            if !ct.media.is_multipart() {
+                ct.media = MediaType::MULTIPART_MIXED;
+            }
             let mut parts = Vec::with_capacity(children.len());
             for &c in children {
                 collect_parts(msg, c, 1, &mut parts)?;

@@ -218,8 +218,10 @@ pub(crate) fn decode_string(raw: &str) -> EncodedString {
         .filter(|s| !matches!(s, Segment::Plain(p) if p.trim().is_empty()))
         .collect();
     if words.iter().all(|s| matches!(s, Segment::Plain(_))) {
+        // Text that this crate would not write plain (8-bit, `=?` ...) is UTF-8 text.
+        let charset = (!is_plain_safe(raw.as_bytes())).then_some(Charset::UTF_8);
         return EncodedString {
-            charset: None,
+            charset,
             bytes: raw.as_bytes().to_vec().into(),
         };
     }
