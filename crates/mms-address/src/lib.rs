@@ -5,6 +5,19 @@
 //!
 //! Every form a user agent writes normalises to one [`Address`]; its `Display` is canonical and
 //! parses back to the same value.
+//!
+//! ```
+//! use mms_address::Address;
+//!
+//! let bob = Address::parse("\"Bob\" <sip:bob@B.example;transport=tcp>").unwrap();
+//! assert_eq!(bob.to_string(), "sip:bob@b.example");
+//! assert_eq!(bob.to_mm4("mms.b.example").unwrap(), "sip%3Abob%40b.example/TYPE=SIP@mms.b.example");
+//!
+//! let tel = Address::parse("tel:+49-176-1234-5678").unwrap();
+//! assert_eq!(tel.to_mm4("mms.mnc002.mcc262.gprs").unwrap(), "+4917612345678/TYPE=PLMN@mms.mnc002.mcc262.gprs");
+//! assert_eq!(tel.as_e164().unwrap().enum_domain("e164.arpa"), "8.7.6.5.4.3.2.1.6.7.1.9.4.e164.arpa");
+//! assert_eq!(Address::from_mm4("+4917612345678/TYPE=PLMN@mms.mnc002.mcc262.gprs").unwrap().0, tel);
+//! ```
 #![forbid(unsafe_code)]
 
 mod escape;
