@@ -137,7 +137,7 @@ impl Writer {
     fn extra(&mut self, extra: &[(String, String)]) {
         for (name, value) in extra {
             if !name.is_empty() && name.bytes().all(|c| c.is_ascii_graphic() && c != b':') {
-                self.raw(name, clean(value));
+                self.raw(name, encode_utf8(&clean(value)));
             }
         }
     }
@@ -156,7 +156,7 @@ fn encode_forward_req(m: &ForwardReq) -> (Envelope, Vec<u8>) {
     );
     w.addresses("From", std::slice::from_ref(&m.from));
     if let Some(s) = &m.sender {
-        w.raw("Sender", clean(s));
+        w.raw("Sender", encode_utf8(&clean(s)));
     }
     w.addresses("To", &m.to);
     w.addresses("Cc", &m.cc);
@@ -205,7 +205,7 @@ fn encode_forward_req(m: &ForwardReq) -> (Envelope, Vec<u8>) {
         );
     }
     if let Some(s) = &m.originator_system {
-        w.raw(h::ORIGINATOR_SYSTEM, clean(s));
+        w.raw(h::ORIGINATOR_SYSTEM, encode_utf8(&clean(s)));
     }
     w.opt_text(h::APPLIC_ID, &m.applic_id);
     w.opt_text(h::REPLY_APPLIC_ID, &m.reply_applic_id);
@@ -252,7 +252,7 @@ fn encode_report(
     let mut w = Writer::new(message_type, r.version, r.transaction_id, r.message_id);
     w.addresses("From", std::slice::from_ref(r.from));
     if let Some(s) = r.sender {
-        w.raw("Sender", clean(s));
+        w.raw("Sender", encode_utf8(&clean(s)));
     }
     w.addresses("To", std::slice::from_ref(r.to));
     w.rfc5322(kind, r.transaction_id, r.rfc5322_message_id, r.date);
@@ -272,8 +272,8 @@ fn encode_report(
 
 fn encode_response(message_type: &str, kind: &str, r: &Response) -> (Envelope, Vec<u8>) {
     let mut w = Writer::new(message_type, &r.version, &r.transaction_id, &r.message_id);
-    w.raw("From", clean(&r.from));
-    w.raw("To", clean(&r.to));
+    w.raw("From", encode_utf8(&clean(&r.from)));
+    w.raw("To", encode_utf8(&clean(&r.to)));
     w.rfc5322(kind, &r.transaction_id, &r.rfc5322_message_id, r.date);
     w.raw(h::REQUEST_STATUS_CODE, r.request_status.as_str().to_owned());
     w.opt_string(h::STATUS_TEXT, &r.status_text);
@@ -360,9 +360,10 @@ impl<'a> Headers<'a> {
             .iter()
             .enumerate()
             .map(|(i, hd)| {
+                // Control characters cannot be written back as they are: read them as spaces.
                 let v = raw
                     .get(hd.offset_start as usize..hd.offset_end as usize)
-                    .map(unfold)
+                    .map(|b| clean(&unfold(b)))
                     .unwrap_or_default();
                 (hd.name.as_str().to_owned(), v, i, false)
             })
@@ -472,7 +473,7 @@ impl<'a> Headers<'a> {
                     && n.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("X-Mms-"))
                     && n.bytes().all(|c| c.is_ascii_graphic() && c != b':')
             })
-            .map(|(n, v, _, _)| (n, clean(&v)))
+            .map(|(n, v, _, _)| (n, clean(&decode_utf8(&v))))
             .collect()
     }
 }
@@ -536,18 +537,19 @@ fn address_list(list: Vec<String>, header: &'static str) -> Result<Vec<Mm4Addres
 
 /// The RFC 5322 Message-ID, or `None` when it is the one this crate derives for the message.
 fn rfc5322_id(msg: &Message, kind: &str, tid: &str) -> Option<String> {
-    let id = msg.message_id()?.to_owned();
-    (id != derived_message_id(kind, tid)).then_some(id)
+    let id = clean(msg.message_id()?);
+    (!id.is_empty() && id != derived_message_id(kind, tid)).then_some(id)
 }
 
-fn mailbox(list: Vec<String>, name: &'static str) -> Result<String, Mm4Error> {
-    list.into_iter()
-        .next()
-        .map(|v| clean(&v))
-        .ok_or(Mm4Error::MissingHeader {
-            message_type: "MM4 message",
-            header: name,
-        })
+/// A relay's system address as written (Sender, a `.RES`'s From and To): the part inside
+/// `<…>` when there is one, else the whole value.
+fn system_address(v: &str) -> String {
+    let v = &decode_utf8(v);
+    let inner = v
+        .rfind('<')
+        .and_then(|at| v.get(at + 1..))
+        .and_then(|rest| rest.split_once('>').map(|(a, _)| a));
+    clean(inner.unwrap_or(v))
 }
 
 struct Common {
@@ -625,7 +627,9 @@ fn decode_forward_req(
             date: parse_date(rest)?,
         })
     });
-    let originator_system = hd.take(h::ORIGINATOR_SYSTEM).map(|v| clean(&v));
+    let originator_system = hd
+        .take(h::ORIGINATOR_SYSTEM)
+        .map(|v| clean(&decode_utf8(&v)));
     let applic_id = hd.take_parsed(h::APPLIC_ID, parse_text);
     let reply_applic_id = hd.take_parsed(h::REPLY_APPLIC_ID, parse_text);
     let aux_applic_info = hd.take_parsed(h::AUX_APPLIC_INFO, parse_text);
@@ -755,10 +759,8 @@ fn decode_read_reply(msg: &Message, mut hd: Headers) -> Result<ReadReplyReportRe
 
 fn decode_response(msg: &Message, kind: &str, mut hd: Headers) -> Result<Response, Mm4Error> {
     let c = common(&mut hd)?;
-    let from_list = hd.addresses("From")?;
-    let from = mailbox(from_list, "From")?;
-    let to_list = hd.addresses("To")?;
-    let to = mailbox(to_list, "To")?;
+    let from = system_address(&hd.required("From")?);
+    let to = system_address(&hd.required("To")?);
     let request_status = hd.required_parsed(
         h::REQUEST_STATUS_CODE,
         RequestStatus::from_name,

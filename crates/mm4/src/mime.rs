@@ -64,7 +64,12 @@ fn mime_params(ct: &ContentType) -> Vec<(String, String)> {
             ParamName::WellKnown(_) if p.name.as_str() == "unknown" => continue,
             n => n.as_str().to_ascii_lowercase(),
         };
-        if name.is_empty() || name == "boundary" || !name.bytes().all(is_token_char) {
+        if name.is_empty()
+            || name == "boundary"
+            || !name.bytes().all(is_token_char)
+            || out.iter().any(|(n, _)| *n == name)
+        {
+            // A repeated parameter is ambiguous in MIME (RFC 2045 §5.1): the first one counts.
             continue;
         }
         let value = match (&p.value, name.as_str()) {
@@ -120,7 +125,13 @@ fn wsp_content_type(media: &str, params: &[(String, String)]) -> ContentType {
     let mut ct = ContentType::new(media);
     for (name, value) in params {
         let lower = name.to_ascii_lowercase();
-        if lower.is_empty() || !lower.bytes().all(is_token_char) {
+        if lower.is_empty()
+            || !lower.bytes().all(is_token_char)
+            || params
+                .iter()
+                .take_while(|(n, _)| !std::ptr::eq(n, name))
+                .any(|(n, _)| n.eq_ignore_ascii_case(&lower))
+        {
             // Not a MIME token: this crate never writes such a name, so it does not read one.
             continue;
         }
