@@ -934,11 +934,11 @@ async fn retrieve_conf<S: Store>(
         .retrieval_target(&token)
         .await?
         .ok_or(RetrieveError::NotFound)?;
-    if let Some(ua) = authenticate(state, peer, headers).await? {
-        if !Address::parse(&recipient).is_ok_and(|a| ua.owns(&a)) {
-            tracing::warn!(%peer, "retrieval of another user's message refused");
-            return Err(RetrieveError::NotFound);
-        }
+    if let Some(ua) = authenticate(state, peer, headers).await?
+        && !Address::parse(&recipient).is_ok_and(|a| ua.owns(&a))
+    {
+        tracing::warn!(%peer, "retrieval of another user's message refused");
+        return Err(RetrieveError::NotFound);
     }
     let retrievable = store.recipients(&mm_id).await?.iter().any(|r| {
         r.address == recipient
