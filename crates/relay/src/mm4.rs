@@ -1,1 +1,1320 @@
-//! (being written)
+//! MM4 between relays (TS 23.140 §8.4, DESIGN.md §1 steps 4–5 and 8): the SMTP server's delivery
+//! handler ([`Mm4Inbound`], MM4 in) and the worker that sends forwards, responses and reports
+//! ([`Mm4Outbound`], MM4 out).
+//!
+//! **In.** A message is answered 250 only after what it asks for is durable:
+//! * `MM4_forward.REQ`: the recipients of our MMSE domains are stored with the MM
+//!   ([`Store::accept_mm`], origin MM4, state `Resolving`, one [`ResolveJob`] and retrieval token
+//!   each) in the shape the MM1 server serves: `headers` + `body` are an encoded `m-retrieve-conf`
+//!   (From already left out when the sender hid it). A forward whose every (X-Mms-Message-ID,
+//!   recipient) was seen before is a duplicate: answered, not delivered again. No recipient of
+//!   ours: `Error-sending-address-unresolved`.
+//! * `MM4_delivery_report.REQ` / `MM4_read_reply_report.REQ` for a local sender: a
+//!   [`DeliveryIndJob`] / [`ReadOrigIndJob`] for the notifier.
+//! * `MM4_forward.RES` with an error status: the forwarded recipient's failure report.
+//! * Every request with `X-Mms-Ack-Request: Yes` gets its `.RES` (an [`Mm4ResponseJob`]) to its
+//!   `X-Mms-Originator-System`; a message that does not decode gets
+//!   `Error-message-format-corrupt` that way, or 554 when it names nobody to answer.
+//!
+//! **Out.** [`OutboxKind::Mm4Forward`] builds the `MM4_forward.REQ` from the stored `m-send-req`
+//! ([`mm4::forward_req_from_send_req`]), resolves the peer's hosts again (cached) and sends it
+//! over a reused SMTP connection with failover. SMTP 250 hands responsibility over (TS 23.140
+//! §8.4.1): the recipient is `Forwarded`. 4yz or no connection: retried with backoff until the
+//! MM expires. 5yz: the recipient fails with a delivery report ([`status_for_send_error`]).
+//! Responses and reports go to the peer's MMSE domain (peering table, else its MX).
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ipnet::IpNet;
+use mm4::{ForwardParams, Mm4Address, Mm4Message, RequestStatus, Response, RetrieveParams};
+use mm4_smtp::{
+    ClientConfig, DeliveryHandler, EnhancedCode, Host, OutboundEnvelope, Reject, SendError,
+    ServerConfig, SmtpClient, SmtpServer, Stage,
+};
+use mms_address::Address;
+use mms_pdu::{Body, EncodedString, MmsVersion, Pdu, ReadStatus, RetrieveConf, Status, TimeSpec};
+use mms_resolver::{DnsLookup, RecordKind, Records, ResolveError, Resolver, ResolverConfig, Route};
+use mms_store::{
+    AcceptOutcome, LeasedItem, MmId, MmMeta, NewMm, NewOutboxItem, NewRecipient, Origin,
+    OutboxEffects, OutboxKind, RecipientEvent, RecipientState, RetrievalToken, Store, StoredMm,
+    Timestamp,
+};
+use serde::Deserialize;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::jobs::{
+    DeliveryIndJob, DeliveryReportJob, Job, Mm4ForwardJob, Mm4ResponseJob, ReadOrigIndJob,
+    ReadReportJob, ResolveJob,
+};
+use crate::notifier::report_item_outcome;
+use crate::reports::{
+    delivery_report_item, delivery_report_of, fail_recipient, from_secs, outcome_of_update,
+    read_report_of, recipient_record, report_expiry, secs,
+};
+use crate::routing::QueueTuning;
+use crate::worker::{self, Handler, Outcome};
+
+/// `[mm4]`: the MM4 (SMTP) listener and client.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mm4Config {
+    /// Where the MM4 SMTP server listens.
+    pub listen: SocketAddr,
+    /// Our host name in the SMTP greeting and EHLO; empty: the relay's MMSE domain.
+    pub hostname: String,
+    /// Networks of the peer relays allowed to connect (CIDR); others get 554 (DESIGN.md §6).
+    pub peers: Vec<String>,
+    /// Largest MM4 message accepted, in octets.
+    pub max_message_size: usize,
+    /// Our X-Mms-Originator-System (where peers send `.RES` and reports); empty:
+    /// `system-user@<mmse domain>`.
+    pub originator_system: String,
+    /// Ask peers for `.RES` (X-Mms-Ack-Request: Yes) on forwards and reports.
+    pub ack_request: bool,
+    /// Most simultaneous SMTP connections to one peer host.
+    pub connections_per_peer: usize,
+    /// Port to use for every resolved MM4 host instead of the resolved one (tests, tunnels).
+    pub smtp_port: Option<u16>,
+    /// PEM certificate chain for STARTTLS on the listener (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for STARTTLS on the listener.
+    pub tls_key: Option<PathBuf>,
+    /// SMTP connect timeout, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Expiry of a received MM without X-Mms-Expiry, in seconds.
+    pub default_expiry_secs: u64,
+    /// Longest expiry accepted from a peer, in seconds.
+    pub max_expiry_secs: u64,
+    /// How long responses and reports are retried, in seconds.
+    pub report_keep_secs: u64,
+    /// The outbound worker loop.
+    pub queue: QueueTuning,
+}
+
+impl Default for Mm4Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 2525)),
+            hostname: String::new(),
+            peers: vec!["127.0.0.0/8".into()],
+            max_message_size: 10 * 1024 * 1024,
+            originator_system: String::new(),
+            ack_request: true,
+            connections_per_peer: 4,
+            smtp_port: None,
+            tls_cert: None,
+            tls_key: None,
+            connect_timeout_ms: 10_000,
+            default_expiry_secs: 7 * 86_400,
+            max_expiry_secs: 30 * 86_400,
+            report_keep_secs: 2 * 86_400,
+            queue: QueueTuning::default(),
+        }
+    }
+}
+
+/// Why the MM4 listener could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A `peers` entry is not a CIDR.
+    #[error("[mm4] peers: {0:?} is not a network (CIDR)")]
+    BadPeer(String),
+    /// Only one of `tls_cert` / `tls_key` is set.
+    #[error("[mm4] tls_cert and tls_key go together")]
+    HalfTls,
+    /// Reading the TLS files failed.
+    #[error("[mm4] TLS: {0}")]
+    Tls(io::Error),
+    /// Binding the listener failed.
+    #[error("[mm4] cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// Who we are on MM4: our MMSE domains and system address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mm4Identity {
+    /// Our MMSE domain (right-hand side of our users' MM4 addresses).
+    pub mmse_domain: String,
+    /// Every MMSE domain whose recipients we accept: ours, the resolver's own MMSE domains and
+    /// those of our SIP domains.
+    pub domains: Vec<String>,
+    /// Our X-Mms-Originator-System.
+    pub system: String,
+    /// Our SMTP host name.
+    pub hostname: String,
+}
+
+impl Mm4Identity {
+    /// Our identity from `[relay] mmse_domain`, `[resolver]` and `[mm4]`.
+    pub fn new(mmse_domain: &str, resolver: &ResolverConfig, config: &Mm4Config) -> Self {
+        let mmse = mmse_domain.trim_end_matches('.').to_ascii_lowercase();
+        let mut domains = vec![mmse.clone()];
+        domains.extend(
+            resolver
+                .own_mmse_domains
+                .iter()
+                .map(|d| d.trim_end_matches('.').to_ascii_lowercase()),
+        );
+        domains.extend(
+            resolver
+                .own_sip_domains
+                .iter()
+                .map(|d| resolver.mmse_domain_for(d.trim_end_matches('.'))),
+        );
+        domains.sort();
+        domains.dedup();
+        let system = if config.originator_system.is_empty() {
+            format!("system-user@{mmse}")
+        } else {
+            config.originator_system.clone()
+        };
+        let hostname = if config.hostname.is_empty() {
+            mmse.clone()
+        } else {
+            config.hostname.clone()
+        };
+        Self {
+            mmse_domain: mmse,
+            domains,
+            system,
+            hostname,
+        }
+    }
+
+    fn serves(&self, domain: &str) -> bool {
+        self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    }
+}
+
+/// The domain of an RFC 5321 address (`system-user@mms.a.example` → `mms.a.example`).
+fn domain_of(address: &str) -> Option<&str> {
+    address
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>'))
+}
+
+/// The X-Mms-Transaction-ID of the forward of `recipient` of `mm_id`: names both, so the
+/// `MM4_forward.RES` finds the recipient again.
+pub fn forward_transaction_id(mm_id: &MmId, recipient: &str) -> String {
+    format!("fwd-{mm_id}-{}", hex::encode(recipient))
+}
+
+/// The MM and recipient a forward's X-Mms-Transaction-ID names ([`forward_transaction_id`]).
+pub fn parse_forward_transaction_id(tid: &str) -> Option<(MmId, String)> {
+    let (mm, rcpt) = tid.strip_prefix("fwd-")?.split_once('-')?;
+    let rcpt = String::from_utf8(hex::decode(rcpt).ok()?).ok()?;
+    Some((MmId::from_string(mm.to_owned()), rcpt))
+}
+
+/// The X-Mms-Status of the delivery report for a forward the peer refused for good: a refused
+/// recipient is Unreachable, a refused message (too big, content) Rejected, anything else
+/// Indeterminate (MMS ENC §7.3.54, TS 23.140 §8.4.1.2).
+pub fn status_for_send_error(e: &SendError) -> Status {
+    match e {
+        SendError::RecipientsRejected { .. } | SendError::InvalidAddress(_) => Status::UNREACHABLE,
+        SendError::MessageTooBig { .. } => Status::REJECTED,
+        SendError::Rejected {
+            stage: Stage::Rcpt, ..
+        } => Status::UNREACHABLE,
+        SendError::Rejected {
+            stage: Stage::Message | Stage::Data,
+            reply,
+        } if matches!(reply.code, 552 | 554) => Status::REJECTED,
+        _ => Status::INDETERMINATE,
+    }
+}
+
+/// The X-Mms-Status of the failure report for a `MM4_forward.RES` error status.
+pub fn status_for_request_status(s: RequestStatus) -> Status {
+    match s {
+        RequestStatus::Ok => Status::FORWARDED,
+        RequestStatus::ErrorSendingAddressUnresolved => Status::UNREACHABLE,
+        RequestStatus::ErrorContentNotAccepted | RequestStatus::ErrorServiceDenied => {
+            Status::REJECTED
+        }
+        _ => Status::INDETERMINATE,
+    }
+}
+
+/// Splits an encoded `m-retrieve-conf` into the store's `headers` and `body`, as
+/// [`crate::mm1::encode_for_store`] does for `m-send-req`.
+pub fn retrieve_conf_for_store(conf: &RetrieveConf) -> (Bytes, Bytes) {
+    let full = Bytes::from(Pdu::RetrieveConf(conf.clone()).encode());
+    let mut head_only = conf.clone();
+    head_only.body = Body::Single(Bytes::new());
+    let head_len = Pdu::RetrieveConf(head_only).encode().len().min(full.len());
+    (full.slice(..head_len), full.slice(head_len..))
+}
+
+/// A few raw header values of a message that did not decode, to answer it anyway.
+fn raw_header(data: &[u8], name: &str) -> Option<String> {
+    let end = data
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(data.len());
+    let head = String::from_utf8_lossy(data.get(..end)?);
+    let mut value: Option<String> = None;
+    for line in head.split("\r\n") {
+        if line.starts_with([' ', '\t']) {
+            if let Some(v) = value.as_mut() {
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        if value.is_some() {
+            break;
+        }
+        if let Some((n, v)) = line.split_once(':')
+            && n.trim().eq_ignore_ascii_case(name)
+        {
+            value = Some(v.trim().to_owned());
+        }
+    }
+    value.filter(|v| !v.is_empty())
+}
+
+/// The `.RES` type answering a `.REQ` type.
+fn response_type(request_type: &str) -> &'static str {
+    match request_type.to_ascii_lowercase().as_str() {
+        "mm4_delivery_report.req" => "MM4_delivery_report.RES",
+        "mm4_read_reply_report.req" => "MM4_read_reply_report.RES",
+        _ => "MM4_forward.RES",
+    }
+}
+
+/// The request a `.RES` answers.
+struct Answering<'a> {
+    /// `MM4_forward.RES`, ...
+    response_type: &'a str,
+    /// The requester's X-Mms-Originator-System.
+    to: &'a str,
+    transaction_id: &'a str,
+    message_id: &'a str,
+}
+
+/// The MM4 server's delivery handler (MM4 in).
+pub struct Mm4Inbound<S> {
+    store: S,
+    me: Arc<Mm4Identity>,
+    config: Mm4Config,
+    wake: Arc<Notify>,
+}
+
+impl<S: Store> Mm4Inbound<S> {
+    /// A handler storing into `store`.
+    pub fn new(store: S, me: Arc<Mm4Identity>, config: Mm4Config, wake: Arc<Notify>) -> Self {
+        Self {
+            store,
+            me,
+            config,
+            wake,
+        }
+    }
+
+    fn response_item(
+        &self,
+        request: &Answering<'_>,
+        status: RequestStatus,
+        text: Option<String>,
+        key_suffix: &str,
+    ) -> NewOutboxItem {
+        let (to, transaction_id) = (request.to, request.transaction_id);
+        Mm4ResponseJob {
+            message_type: request.response_type.to_owned(),
+            to: to.to_owned(),
+            transaction_id: transaction_id.to_owned(),
+            message_id: request.message_id.to_owned(),
+            request_status_code: status.as_str().to_owned(),
+            status_text: text,
+        }
+        .item(
+            format!("mm4-response:{to}:{transaction_id}{key_suffix}"),
+            None,
+            None,
+            Timestamp::now(),
+        )
+    }
+
+    async fn enqueue(&self, items: Vec<NewOutboxItem>) -> Result<(), Reject> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .enqueue(items, Timestamp::now())
+            .await
+            .map_err(|e| Reject::transient(format!("store unavailable: {e}")))?;
+        self.wake.notify_waiters();
+        Ok(())
+    }
+
+    async fn malformed(&self, data: &[u8], error: mm4::Mm4Error) -> Result<(), Reject> {
+        let ack =
+            raw_header(data, "X-Mms-Ack-Request").is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+        let to = raw_header(data, "X-Mms-Originator-System").or_else(|| raw_header(data, "Sender"));
+        let tid = raw_header(data, "X-Mms-Transaction-ID");
+        tracing::info!(error = %error, "malformed MM4 message");
+        match (ack, to, tid) {
+            (true, Some(to), Some(tid)) if to.contains('@') => {
+                let request = raw_header(data, "X-Mms-Message-Type").unwrap_or_default();
+                let message_id = raw_header(data, "X-Mms-Message-ID").unwrap_or_default();
+                let answering = Answering {
+                    response_type: response_type(&request),
+                    to: to.trim_matches(['<', '>']),
+                    transaction_id: &tid,
+                    message_id: &message_id,
+                };
+                let item = self.response_item(
+                    &answering,
+                    error.request_status(),
+                    Some(error.to_string()),
+                    "",
+                );
+                self.enqueue(vec![item]).await
+            }
+            _ => Err(Reject {
+                code: 554,
+                enhanced: EnhancedCode::new(5, 6, 0),
+                text: format!("malformed MM4 message: {error}"),
+            }),
+        }
+    }
+
+    async fn forward(&self, fwd: mm4::ForwardReq, mail_from: &str) -> Result<(), Reject> {
+        let reply_to = fwd
+            .originator_system
+            .clone()
+            .or_else(|| fwd.sender.clone())
+            .or_else(|| (!mail_from.is_empty()).then(|| mail_from.to_owned()));
+        let wants_res = fwd.ack_request == Some(true);
+        let respond = |status: RequestStatus, text: Option<String>, suffix: &str| match (
+            &reply_to, wants_res,
+        ) {
+            (Some(to), true) => Some(self.response_item(
+                &Answering {
+                    response_type: "MM4_forward.RES",
+                    to,
+                    transaction_id: &fwd.transaction_id,
+                    message_id: &fwd.message_id,
+                },
+                status,
+                text,
+                suffix,
+            )),
+            _ => None,
+        };
+        let mut ours: Vec<String> = Vec::new();
+        for a in &fwd.rcpt_to {
+            let address = a.address().to_string();
+            if self.me.serves(a.domain()) && !ours.contains(&address) {
+                ours.push(address);
+            }
+        }
+        if ours.is_empty() {
+            tracing::info!(message_id = %fwd.message_id, "MM4 forward for no recipient of ours");
+            return match respond(
+                RequestStatus::ErrorSendingAddressUnresolved,
+                Some("no recipient is served by this relay".into()),
+                "",
+            ) {
+                Some(item) => self.enqueue(vec![item]).await,
+                None => Err(Reject::unknown_recipient("no recipient is served here")),
+            };
+        }
+
+        let now = Timestamp::now();
+        let now_s = secs(now);
+        let latest = now_s.saturating_add(self.config.max_expiry_secs);
+        let expiry = match fwd.expiry {
+            Some(TimeSpec::Absolute(t)) => t.clamp(now_s, latest),
+            Some(TimeSpec::Relative(s)) => now_s.saturating_add(s).min(latest),
+            None => now_s.saturating_add(self.config.default_expiry_secs),
+        };
+        let conf = mm4::retrieve_conf_from_forward_req(
+            &fwd,
+            &RetrieveParams {
+                transaction_id: None,
+                version: MmsVersion::V1_2,
+            },
+        );
+        let (headers, body) = retrieve_conf_for_store(&conf);
+        let meta = MmMeta {
+            message_id: fwd.message_id.clone(),
+            transaction_id: fwd.transaction_id.clone(),
+            from: fwd.from.address().to_string(),
+            mms_version: MmsVersion::V1_2.to_string(),
+            content_type: conf
+                .content_type
+                .media
+                .as_str()
+                .unwrap_or("application/octet-stream")
+                .to_owned(),
+            subject: fwd.subject.as_ref().map(EncodedString::text),
+            size: (headers.len() + body.len()) as u64,
+            date: from_secs(fwd.date),
+            expiry: from_secs(expiry),
+            delivery_report: fwd.delivery_report == Some(true),
+            read_report: fwd.read_reply == Some(true),
+            origin: Origin::Mm4 {
+                originator_system: reply_to.clone().unwrap_or_default(),
+            },
+        };
+        let mut recipients = Vec::with_capacity(ours.len());
+        let mut outbox = Vec::with_capacity(ours.len() + 1);
+        for address in ours {
+            let token = RetrievalToken::generate();
+            outbox.push(
+                ResolveJob {
+                    retrieval_token: Some(token.as_str().to_owned()),
+                }
+                .item(
+                    format!("resolve:{}:{address}", fwd.message_id),
+                    None,
+                    Some(address.clone()),
+                    now,
+                ),
+            );
+            recipients.push(NewRecipient {
+                address,
+                state: RecipientState::Resolving,
+                retrieval_token: Some(token),
+            });
+        }
+        outbox.extend(respond(RequestStatus::Ok, None, ""));
+        match self
+            .store
+            .accept_mm(
+                NewMm {
+                    meta,
+                    headers,
+                    body,
+                },
+                recipients,
+                outbox,
+                now,
+            )
+            .await
+        {
+            Ok(AcceptOutcome::Stored { id, recipients }) => {
+                tracing::debug!(mm = %id, message_id = %fwd.message_id, recipients = recipients.len(), "MM4 forward stored");
+                self.wake.notify_waiters();
+                Ok(())
+            }
+            Ok(AcceptOutcome::Duplicate) => {
+                tracing::info!(message_id = %fwd.message_id, "duplicate MM4 forward answered, not delivered again");
+                let suffix = format!(":dup:{:016x}", rand::random::<u64>());
+                let item = respond(RequestStatus::Ok, None, &suffix);
+                self.enqueue(item.into_iter().collect()).await
+            }
+            Err(e) => Err(Reject::transient(format!("store unavailable: {e}"))),
+        }
+    }
+
+    /// Queues the notifier's job for a report to a local sender (`originator`), and the `.RES`
+    /// when `request` wants one.
+    async fn report(
+        &self,
+        request: Option<Answering<'_>>,
+        originator: &Mm4Address,
+        job: NewOutboxItem,
+    ) -> Result<(), Reject> {
+        let ours = self.me.serves(originator.domain());
+        let mut items: Vec<NewOutboxItem> = Vec::new();
+        if ours {
+            items.push(job);
+        }
+        if let Some(request) = request {
+            let (status, text) = if ours {
+                (RequestStatus::Ok, None)
+            } else {
+                (
+                    RequestStatus::ErrorSendingAddressUnresolved,
+                    Some(format!("{originator} is not served by this relay")),
+                )
+            };
+            items.push(self.response_item(&request, status, text, ""));
+        }
+        if items.is_empty() {
+            return Err(Reject::unknown_recipient("originator not served here"));
+        }
+        self.enqueue(items).await
+    }
+
+    async fn forward_res(&self, res: Response) -> Result<(), Reject> {
+        if res.request_status.is_ok() {
+            tracing::debug!(transaction = %res.transaction_id, "MM4_forward.RES Ok");
+            return Ok(());
+        }
+        let Some((mm_id, recipient)) = parse_forward_transaction_id(&res.transaction_id) else {
+            tracing::info!(transaction = %res.transaction_id, "MM4_forward.RES for no forward of ours");
+            return Ok(());
+        };
+        let mm = match self.store.mm(&mm_id).await {
+            Ok(Some(mm)) => mm,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(Reject::transient(format!("store unavailable: {e}"))),
+        };
+        let now = Timestamp::now();
+        let text = res
+            .status_text
+            .as_ref()
+            .map(EncodedString::text)
+            .unwrap_or_else(|| res.request_status.as_str().to_owned());
+        let error = format!(
+            "peer answered MM4_forward.RES {}: {text}",
+            res.request_status
+        );
+        tracing::info!(mm = %mm_id, recipient, error, "forward refused by the peer");
+        let report = delivery_report_item(
+            &mm,
+            &recipient,
+            status_for_request_status(res.request_status),
+            Some(error.clone()),
+            now,
+        );
+        // Still Forwarding (the .RES overtook our bookkeeping): fail it with the report. Already
+        // Forwarded (responsibility was handed over at 250): the state stays, the report goes.
+        let effects = OutboxEffects {
+            complete: None,
+            enqueue: report.clone().into_iter().collect(),
+        };
+        let failed = self
+            .store
+            .update_recipient(
+                &mm_id,
+                &recipient,
+                RecipientEvent::Failed { error },
+                effects,
+                now,
+            )
+            .await;
+        if failed.is_err() {
+            self.enqueue(report.into_iter().collect()).await?;
+        }
+        self.wake.notify_waiters();
+        Ok(())
+    }
+}
+
+impl<S: Store> DeliveryHandler for Mm4Inbound<S> {
+    async fn check_recipient(&self, rcpt: &str, _peer: SocketAddr) -> Result<(), Reject> {
+        if rcpt.eq_ignore_ascii_case(&self.me.system) || Mm4Address::parse(rcpt).is_ok() {
+            Ok(())
+        } else {
+            Err(Reject::unknown_recipient("not an MM4 address"))
+        }
+    }
+
+    async fn deliver(&self, envelope: mm4_smtp::Envelope, data: Bytes) -> Result<(), Reject> {
+        let env = mm4::Envelope {
+            mail_from: envelope.mail_from.clone(),
+            rcpt_to: envelope.rcpt_to.clone(),
+        };
+        let msg = match mm4::decode(&env, &data) {
+            Ok(m) => m,
+            Err(e) => return self.malformed(&data, e).await,
+        };
+        let wants_res = msg.wants_response();
+        match msg {
+            Mm4Message::ForwardReq(fwd) => self.forward(*fwd, &envelope.mail_from).await,
+            Mm4Message::DeliveryReportReq(r) => {
+                let job = DeliveryIndJob(DeliveryReportJob {
+                    message_id: r.message_id.clone(),
+                    sender: r.to.address().to_string(),
+                    recipient: r.from.address().to_string(),
+                    status: r.mm_status.to_mms_status().0,
+                    status_text: r.status_text.as_ref().map(EncodedString::text),
+                    date: r.date,
+                    originator_system: None,
+                });
+                let key = format!("delivery-ind:mm4:{}:{}", r.message_id, job.0.recipient);
+                let item = job.item(key, None, None, Timestamp::now());
+                let reply_to = r
+                    .sender
+                    .clone()
+                    .unwrap_or_else(|| envelope.mail_from.clone());
+                let request = (wants_res && !reply_to.is_empty()).then(|| Answering {
+                    response_type: "MM4_delivery_report.RES",
+                    to: &reply_to,
+                    transaction_id: &r.transaction_id,
+                    message_id: &r.message_id,
+                });
+                self.report(request, &r.to, item).await
+            }
+            Mm4Message::ReadReplyReportReq(r) => {
+                let job = ReadOrigIndJob(ReadReportJob {
+                    message_id: r.message_id.clone(),
+                    sender: r.to.address().to_string(),
+                    recipient: r.from.address().to_string(),
+                    read_status: r.read_status.0,
+                    date: r.date,
+                    originator_system: None,
+                });
+                let key = format!("read-orig-ind:mm4:{}:{}", r.message_id, job.0.recipient);
+                let item = job.item(key, None, None, Timestamp::now());
+                let reply_to = r
+                    .sender
+                    .clone()
+                    .unwrap_or_else(|| envelope.mail_from.clone());
+                let request = (wants_res && !reply_to.is_empty()).then(|| Answering {
+                    response_type: "MM4_read_reply_report.RES",
+                    to: &reply_to,
+                    transaction_id: &r.transaction_id,
+                    message_id: &r.message_id,
+                });
+                self.report(request, &r.to, item).await
+            }
+            Mm4Message::ForwardRes(res) => self.forward_res(res).await,
+            other => {
+                tracing::debug!(
+                    kind = other.message_type(),
+                    transaction = other.transaction_id(),
+                    "MM4 response received"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The sender of forwards, responses and reports (MM4 out).
+pub struct Mm4Outbound<S, L> {
+    store: S,
+    resolver: Arc<Resolver<L>>,
+    client: SmtpClient,
+    me: Arc<Mm4Identity>,
+    config: Mm4Config,
+    wake: Arc<Notify>,
+}
+
+/// Why no hosts are known for a peer.
+enum HostError {
+    Transient(String),
+    Permanent(String),
+}
+
+impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
+    /// A sender resolving peers with `resolver`.
+    pub fn new(
+        store: S,
+        resolver: Arc<Resolver<L>>,
+        me: Arc<Mm4Identity>,
+        config: Mm4Config,
+        wake: Arc<Notify>,
+    ) -> Self {
+        let mut client = ClientConfig::new(me.hostname.clone());
+        client.max_connections_per_host = config.connections_per_peer.max(1);
+        client.connect_timeout = Duration::from_millis(config.connect_timeout_ms.max(1));
+        Self {
+            store,
+            resolver,
+            client: SmtpClient::new(client),
+            me,
+            config,
+            wake,
+        }
+    }
+
+    fn to_hosts(&self, addrs: Vec<SocketAddr>) -> Vec<Host> {
+        addrs
+            .into_iter()
+            .map(|mut addr| {
+                if let Some(port) = self.config.smtp_port {
+                    addr.set_port(port);
+                }
+                Host {
+                    name: addr.ip().to_string(),
+                    addr,
+                }
+            })
+            .collect()
+    }
+
+    fn route_hosts(&self, route: Result<Route, ResolveError>) -> Result<Vec<Host>, HostError> {
+        match route {
+            Ok(Route::Peer { hosts, .. }) => Ok(self.to_hosts(hosts)),
+            Ok(Route::Local) => Err(HostError::Permanent(
+                "the address is served by this relay".into(),
+            )),
+            Err(e) if e.is_transient() => Err(HostError::Transient(e.to_string())),
+            Err(e) => Err(HostError::Permanent(e.to_string())),
+        }
+    }
+
+    /// The MM4 hosts of `address` (DESIGN.md §3).
+    async fn hosts_of_address(&self, address: &Address) -> Result<Vec<Host>, HostError> {
+        self.route_hosts(self.resolver.resolve(address).await.outcome)
+    }
+
+    /// The MM4 hosts of an MMSE domain: the peering table, else its MX hosts (RFC 5321 §5.1).
+    async fn hosts_of_domain(&self, domain: &str) -> Result<Vec<Host>, HostError> {
+        if let Ok(a) = Address::parse(&format!("postmaster@{domain}")) {
+            match self.resolver.resolve(&a).await.outcome {
+                Err(ResolveError::NotRoutable(_)) => {}
+                other => return self.route_hosts(other),
+            }
+        }
+        let lookup = self.resolver.lookup();
+        let port = self.resolver.config().smtp_port;
+        let mut exchanges = match lookup.lookup(domain, RecordKind::Mx).await.result {
+            Ok(answer) => match &answer.records {
+                Records::Mx(mx) => mx.clone(),
+                _ => Vec::new(),
+            },
+            Err(e) if e.is_transient() => {
+                return Err(HostError::Transient(format!("MX {domain}: {e}")));
+            }
+            Err(_) => Vec::new(),
+        };
+        exchanges.sort_by_key(|m| m.preference);
+        let mut names: Vec<String> = exchanges
+            .into_iter()
+            .filter(|m| !m.exchange.is_empty())
+            .map(|m| m.exchange)
+            .collect();
+        if names.is_empty() {
+            names.push(domain.to_owned());
+        }
+        let mut addrs = Vec::new();
+        for name in names {
+            if let Ok(answer) = lookup.lookup(&name, RecordKind::A).await.result
+                && let Records::Ip(ips) = &answer.records
+            {
+                addrs.extend(ips.iter().map(|ip: &IpAddr| SocketAddr::new(*ip, port)));
+            }
+        }
+        if addrs.is_empty() {
+            return Err(HostError::Permanent(format!("no MM4 host for {domain}")));
+        }
+        Ok(self.to_hosts(addrs))
+    }
+
+    async fn send(
+        &self,
+        hosts: &[Host],
+        msg: &Mm4Message,
+    ) -> Result<mm4_smtp::SendOutcome, SendError> {
+        let (envelope, bytes) = mm4::encode(msg);
+        let envelope = OutboundEnvelope {
+            mail_from: envelope.mail_from,
+            rcpt_to: envelope.rcpt_to,
+        };
+        self.client.send(hosts, &envelope, &bytes).await
+    }
+
+    async fn forward(&self, item: LeasedItem) -> Outcome {
+        let job = match Mm4ForwardJob::from_payload(&item.payload) {
+            Ok(j) => j,
+            Err(e) => {
+                return Outcome::Fail {
+                    error: e.to_string(),
+                };
+            }
+        };
+        let (Some(mm_id), Some(recipient)) = (&item.mm_id, &item.recipient) else {
+            return Outcome::Fail {
+                error: "forward item names no MM and recipient".into(),
+            };
+        };
+        let (mm, record) = match (
+            self.store.mm(mm_id).await,
+            recipient_record(&self.store, mm_id, recipient).await,
+        ) {
+            (Ok(Some(mm)), Ok(Some(r))) => (mm, r),
+            (Ok(_), Ok(_)) => {
+                return Outcome::Fail {
+                    error: format!("MM {mm_id} or recipient {recipient} is no longer stored"),
+                };
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                return Outcome::Retry {
+                    error: format!("store: {e}"),
+                    expiry: None,
+                };
+            }
+        };
+        if record.state != RecipientState::Forwarding {
+            return Outcome::Done;
+        }
+        let fwd = match self.forward_req(&mm, recipient, &job) {
+            Ok(f) => f,
+            Err(error) => {
+                return self
+                    .fail(&item, &mm, recipient, error, Status::UNREACHABLE)
+                    .await;
+            }
+        };
+        let address = fwd.rcpt_to.first().map(|a| a.address().clone());
+        let hosts = match address {
+            Some(a) => self.hosts_of_address(&a).await,
+            None => Err(HostError::Permanent("no recipient".into())),
+        };
+        let hosts = match hosts {
+            Ok(h) => h,
+            Err(HostError::Transient(error)) => {
+                return Outcome::Retry {
+                    error,
+                    expiry: Some(mm.meta.expiry),
+                };
+            }
+            Err(HostError::Permanent(error)) => {
+                return self
+                    .fail(&item, &mm, recipient, error, Status::UNREACHABLE)
+                    .await;
+            }
+        };
+        match self.send(&hosts, &Mm4Message::from(fwd)).await {
+            Ok(_) => {
+                let effects = OutboxEffects {
+                    complete: Some(item.lease()),
+                    enqueue: Vec::new(),
+                };
+                outcome_of_update(
+                    self.store
+                        .update_recipient(
+                            mm_id,
+                            recipient,
+                            RecipientEvent::Forwarded,
+                            effects,
+                            Timestamp::now(),
+                        )
+                        .await,
+                )
+            }
+            Err(e) if e.is_transient() => Outcome::Retry {
+                error: e.to_string(),
+                expiry: Some(mm.meta.expiry),
+            },
+            Err(e) => {
+                let status = status_for_send_error(&e);
+                self.fail(&item, &mm, recipient, e.to_string(), status)
+                    .await
+            }
+        }
+    }
+
+    /// The `MM4_forward.REQ` of `recipient` of a stored MM1 `m-send-req`.
+    fn forward_req(
+        &self,
+        mm: &StoredMm,
+        recipient: &str,
+        job: &Mm4ForwardJob,
+    ) -> Result<mm4::ForwardReq, String> {
+        let mut req = match crate::mm1::stored_pdu(mm) {
+            Ok(Pdu::SendReq(s)) => s,
+            Ok(other) => {
+                return Err(format!(
+                    "stored {} is not forwarded",
+                    other.message_type().0
+                ));
+            }
+            Err(e) => return Err(format!("stored MM does not decode: {e}")),
+        };
+        let address = Address::parse(recipient).map_err(|e| format!("recipient: {e}"))?;
+        let sender = Address::parse(&mm.meta.from).map_err(|e| format!("sender: {e}"))?;
+        let from =
+            Mm4Address::new(sender, &self.me.mmse_domain).map_err(|e| format!("sender: {e}"))?;
+        let rcpt = Mm4Address::new(address.clone(), &job.mmse_domain)
+            .map_err(|e| format!("recipient: {e}"))?;
+        // To/Cc in the MM4 form of their own domains; addresses that do not parse are dropped
+        // from the header copy (they were refused at submission).
+        let mut domains = Vec::new();
+        let mut normalise = |list: &mut Vec<EncodedString>| {
+            list.retain_mut(|written| match Address::parse(&written.text()) {
+                Ok(a) => {
+                    let domain = if a == address {
+                        job.mmse_domain.clone()
+                    } else if let Address::Sip(uri) = &a {
+                        self.resolver.config().mmse_domain_for(uri.host())
+                    } else {
+                        self.me.mmse_domain.clone()
+                    };
+                    *written = EncodedString::plain(a.to_mms_enc());
+                    domains.push((a, domain));
+                    true
+                }
+                Err(_) => false,
+            });
+        };
+        normalise(&mut req.to);
+        normalise(&mut req.cc);
+        let mut params = ForwardParams::new(
+            from,
+            &mm.meta.message_id,
+            &forward_transaction_id(&mm.id, recipient),
+            secs(mm.meta.date),
+            &self.me.mmse_domain,
+        );
+        params.recipient_domains = domains;
+        params.rcpt_to = vec![rcpt];
+        params.sender = Some(self.me.system.clone());
+        params.originator_system = Some(self.me.system.clone());
+        params.ack_request = self.config.ack_request;
+        mm4::forward_req_from_send_req(&req, &params).map_err(|e| e.to_string())
+    }
+
+    async fn fail(
+        &self,
+        item: &LeasedItem,
+        mm: &StoredMm,
+        recipient: &str,
+        error: String,
+        status: Status,
+    ) -> Outcome {
+        fail_recipient(&self.store, &self.wake, item, mm, recipient, error, status).await
+    }
+
+    /// Sends a response or report to `hosts`; `expiry` bounds its retries.
+    async fn send_report(
+        &self,
+        hosts: Result<Vec<Host>, HostError>,
+        msg: Mm4Message,
+        expiry: Timestamp,
+    ) -> Outcome {
+        let hosts = match hosts {
+            Ok(h) => h,
+            Err(HostError::Transient(error)) => {
+                return Outcome::Retry {
+                    error,
+                    expiry: Some(expiry),
+                };
+            }
+            Err(HostError::Permanent(error)) => return Outcome::Fail { error },
+        };
+        match self.send(&hosts, &msg).await {
+            Ok(_) => Outcome::Done,
+            Err(e) if e.is_transient() => Outcome::Retry {
+                error: e.to_string(),
+                expiry: Some(expiry),
+            },
+            Err(e) => Outcome::Fail {
+                error: e.to_string(),
+            },
+        }
+    }
+
+    async fn response(&self, item: LeasedItem) -> Outcome {
+        let job = match Mm4ResponseJob::from_payload(&item.payload) {
+            Ok(j) => j,
+            Err(e) => {
+                return Outcome::Fail {
+                    error: e.to_string(),
+                };
+            }
+        };
+        let now = Timestamp::now();
+        let res = Response {
+            version: mm4::DEFAULT_3GPP_MMS_VERSION.to_owned(),
+            transaction_id: job.transaction_id.clone(),
+            message_id: job.message_id.clone(),
+            rfc5322_message_id: None,
+            from: self.me.system.clone(),
+            to: job.to.clone(),
+            date: secs(now),
+            request_status: RequestStatus::from_name(&job.request_status_code)
+                .unwrap_or(RequestStatus::ErrorUnspecified),
+            status_text: job.status_text.clone().map(EncodedString::utf8),
+            extra: Vec::new(),
+        };
+        let msg = match job.message_type.as_str() {
+            "MM4_forward.RES" => Mm4Message::ForwardRes(res),
+            "MM4_delivery_report.RES" => Mm4Message::DeliveryReportRes(res),
+            "MM4_read_reply_report.RES" => Mm4Message::ReadReplyReportRes(res),
+            other => {
+                return Outcome::Fail {
+                    error: format!("unknown response type {other}"),
+                };
+            }
+        };
+        let Some(domain) = domain_of(&job.to) else {
+            return Outcome::Fail {
+                error: format!("response address {} has no domain", job.to),
+            };
+        };
+        let hosts = self.hosts_of_domain(domain).await;
+        let expiry = report_expiry(secs(item.due_at), self.config.report_keep_secs);
+        self.send_report(hosts, msg, expiry).await
+    }
+
+    /// The originating relay's MM4 address of `sender` and the hosts to send to.
+    async fn originator(
+        &self,
+        sender: &str,
+        originator_system: Option<&str>,
+    ) -> Result<(Mm4Address, Result<Vec<Host>, HostError>), String> {
+        let address = Address::parse(sender).map_err(|e| format!("sender: {e}"))?;
+        match originator_system.and_then(domain_of) {
+            Some(domain) => {
+                let to = Mm4Address::new(address, domain).map_err(|e| format!("sender: {e}"))?;
+                Ok((to, self.hosts_of_domain(domain).await))
+            }
+            None => {
+                let hosts = self.hosts_of_address(&address).await;
+                let domain = match self.resolver.resolve(&address).await.outcome {
+                    Ok(Route::Peer { mmse_domain, .. }) => mmse_domain,
+                    _ => return Err(format!("no MMSE domain for {sender}")),
+                };
+                let to = Mm4Address::new(address, &domain).map_err(|e| format!("sender: {e}"))?;
+                Ok((to, hosts))
+            }
+        }
+    }
+
+    async fn delivery_report(&self, item: LeasedItem) -> Outcome {
+        let report = match delivery_report_of(&self.store, &item).await {
+            Ok(r) => r,
+            Err(e) => return report_item_outcome(e),
+        };
+        let reporter = match Address::parse(&report.recipient)
+            .map_err(|e| e.to_string())
+            .and_then(|a| Mm4Address::new(a, &self.me.mmse_domain).map_err(|e| e.to_string()))
+        {
+            Ok(r) => r,
+            Err(error) => return Outcome::Fail { error },
+        };
+        let (to, hosts) = match self
+            .originator(&report.sender, report.originator_system.as_deref())
+            .await
+        {
+            Ok(x) => x,
+            Err(error) => return Outcome::Fail { error },
+        };
+        let mut req = mm4::delivery_report_req(
+            &report.message_id,
+            reporter,
+            to,
+            Status(report.status),
+            &format!("dr-{}", item.id),
+            report.date,
+        );
+        req.sender = Some(self.me.system.clone());
+        req.ack_request = self.config.ack_request.then_some(true);
+        req.status_text = report.status_text.clone().map(EncodedString::utf8);
+        let expiry = report_expiry(report.date, self.config.report_keep_secs);
+        self.send_report(hosts, Mm4Message::from(req), expiry).await
+    }
+
+    async fn read_reply(&self, item: LeasedItem) -> Outcome {
+        let report = match read_report_of(&item) {
+            Ok(r) => r,
+            Err(e) => return report_item_outcome(e),
+        };
+        let reader = match Address::parse(&report.recipient)
+            .map_err(|e| e.to_string())
+            .and_then(|a| Mm4Address::new(a, &self.me.mmse_domain).map_err(|e| e.to_string()))
+        {
+            Ok(r) => r,
+            Err(error) => return Outcome::Fail { error },
+        };
+        let (to, hosts) = match self
+            .originator(&report.sender, report.originator_system.as_deref())
+            .await
+        {
+            Ok(x) => x,
+            Err(error) => return Outcome::Fail { error },
+        };
+        let req = mm4::ReadReplyReportReq {
+            version: mm4::DEFAULT_3GPP_MMS_VERSION.to_owned(),
+            transaction_id: format!("rr-{}", item.id),
+            message_id: report.message_id.clone(),
+            rfc5322_message_id: None,
+            from: reader,
+            to,
+            sender: Some(self.me.system.clone()),
+            date: report.date,
+            ack_request: self.config.ack_request.then_some(true),
+            read_status: ReadStatus(report.read_status),
+            status_text: None,
+            applic_id: None,
+            reply_applic_id: None,
+            aux_applic_info: None,
+            extra: Vec::new(),
+        };
+        let expiry = report_expiry(report.date, self.config.report_keep_secs);
+        self.send_report(hosts, Mm4Message::from(req), expiry).await
+    }
+}
+
+impl<S: Store, L: DnsLookup + 'static> Handler for Mm4Outbound<S, L> {
+    async fn handle(&self, item: LeasedItem) -> Outcome {
+        match item.kind {
+            OutboxKind::Mm4Forward => self.forward(item).await,
+            OutboxKind::Mm4Response => self.response(item).await,
+            OutboxKind::Mm4DeliveryReport => self.delivery_report(item).await,
+            OutboxKind::Mm4ReadReply => self.read_reply(item).await,
+            other => Outcome::Fail {
+                error: format!("MM4 worker does not handle {}", other.as_str()),
+            },
+        }
+    }
+}
+
+/// Binds the MM4 SMTP listener (`[mm4] listen`) and serves it until `cancel` fires. Returns the
+/// bound address and the server task.
+pub async fn spawn_server<S: Store>(
+    config: &Mm4Config,
+    me: Arc<Mm4Identity>,
+    store: S,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) -> Result<(SocketAddr, JoinHandle<io::Result<()>>), StartError> {
+    let peers = config
+        .peers
+        .iter()
+        .map(|p| {
+            p.parse::<IpNet>()
+                .or_else(|_| p.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| StartError::BadPeer(p.clone()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut server = ServerConfig::new(me.hostname.clone(), peers);
+    server.max_message_size = config.max_message_size;
+    server.tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let cert = std::fs::read(cert).map_err(StartError::Tls)?;
+            let key = std::fs::read(key).map_err(StartError::Tls)?;
+            Some(mm4_smtp::server_config_from_pem(&cert, &key).map_err(StartError::Tls)?)
+        }
+        (None, None) => None,
+        _ => return Err(StartError::HalfTls),
+    };
+    let listener = SmtpServer::bind(config.listen, server)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let handler = Arc::new(Mm4Inbound::new(store, me, config.clone(), wake));
+    Ok((addr, tokio::spawn(listener.run(handler, cancel))))
+}
+
+/// Starts the MM4 out worker over forwards, responses and reports.
+pub fn spawn_workers<S: Store, L: DnsLookup + 'static>(
+    config: &Mm4Config,
+    me: Arc<Mm4Identity>,
+    store: S,
+    resolver: Arc<Resolver<L>>,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) -> JoinHandle<()> {
+    let handler = Arc::new(Mm4Outbound::new(
+        store.clone(),
+        resolver,
+        me,
+        config.clone(),
+        wake.clone(),
+    ));
+    let kinds = vec![
+        OutboxKind::Mm4Forward,
+        OutboxKind::Mm4Response,
+        OutboxKind::Mm4DeliveryReport,
+        OutboxKind::Mm4ReadReply,
+    ];
+    let worker = worker::spawn(
+        store,
+        config.queue.worker_config("mm4-out", kinds),
+        handler.clone(),
+        wake,
+        cancel,
+    );
+    tokio::spawn(async move {
+        let _ = worker.await;
+        handler.client.close_idle().await;
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forward_transaction_id_names_mm_and_recipient() {
+        let id = MmId::from_string("00ff".into());
+        let tid = forward_transaction_id(&id, "sip:bob@b.example");
+        assert_eq!(
+            parse_forward_transaction_id(&tid),
+            Some((id, "sip:bob@b.example".to_owned()))
+        );
+        assert_eq!(parse_forward_transaction_id("t-1"), None);
+        assert_eq!(parse_forward_transaction_id("fwd-00-zz"), None);
+    }
+
+    #[test]
+    fn raw_headers_are_read_case_insensitively_and_unfolded() {
+        let data = b"x-mms-ack-request: Yes\r\nX-Mms-Originator-System:\r\n system@mms.a.example\r\n\r\nX-Mms-Transaction-ID: body\r\n";
+        assert_eq!(
+            raw_header(data, "X-Mms-Ack-Request").as_deref(),
+            Some("Yes")
+        );
+        assert_eq!(
+            raw_header(data, "X-Mms-Originator-System").as_deref(),
+            Some("system@mms.a.example")
+        );
+        assert_eq!(
+            raw_header(data, "X-Mms-Transaction-ID"),
+            None,
+            "body is not headers"
+        );
+    }
+
+    #[test]
+    fn identity_serves_own_and_sip_derived_mmse_domains() {
+        let resolver = ResolverConfig {
+            own_sip_domains: vec!["b.example".into()],
+            ..Default::default()
+        };
+        let me = Mm4Identity::new("MMS.B.example", &resolver, &Mm4Config::default());
+        assert!(me.serves("mms.b.example"));
+        assert!(!me.serves("mms.a.example"));
+        assert_eq!(me.system, "system-user@mms.b.example");
+    }
+
+    #[test]
+    fn refused_recipients_report_unreachable_and_refused_content_rejected() {
+        let reply = |code| mm4_smtp::Reply {
+            code,
+            enhanced: None,
+            lines: vec!["no".into()],
+        };
+        assert_eq!(
+            status_for_send_error(&SendError::Rejected {
+                stage: Stage::Message,
+                reply: reply(554)
+            }),
+            Status::REJECTED
+        );
+        assert_eq!(
+            status_for_send_error(&SendError::MessageTooBig { size: 2, limit: 1 }),
+            Status::REJECTED
+        );
+        assert_eq!(
+            status_for_request_status(RequestStatus::ErrorSendingAddressUnresolved),
+            Status::UNREACHABLE
+        );
+    }
+
+    #[test]
+    fn mm4_config_defaults_and_rejects_unknown_keys() {
+        let c: Mm4Config =
+            toml::from_str("listen = \"0.0.0.0:25\"\nack_request = false\n").unwrap();
+        assert_eq!(c.listen.port(), 25);
+        assert!(!c.ack_request);
+        assert!(toml::from_str::<Mm4Config>("acks = 1").is_err());
+    }
+}
