@@ -19,6 +19,7 @@
 //!   recipient's retrieval token ([`notification_transaction_id`]): `m-notifyresp-ind` echoes it, and
 //!   it is how the relay finds the recipient. The `m-retrieve-conf` carries it too, so
 //!   `m-acknowledge-ind` does the same.
+//! * Each [`ResolveJob`] carries the recipient's token (the store has no recipient -> token lookup).
 //! * Stored MM: `headers` + `body` concatenated are an encoded `m-send-req` (or `m-retrieve-conf`)
 //!   PDU whose From is the authenticated sender ([`encode_for_store`], [`stored_pdu`]).
 
@@ -659,7 +660,11 @@ async fn send<S: Store>(
     let mut outbox = Vec::with_capacity(recipients.len());
     for a in &recipients {
         let address = a.to_string();
-        outbox.push(ResolveJob::default().item(
+        let token = RetrievalToken::generate();
+        let job = ResolveJob {
+            retrieval_token: Some(token.as_str().to_owned()),
+        };
+        outbox.push(job.item(
             format!("resolve:{message_id}:{address}"),
             None,
             Some(address.clone()),
@@ -668,7 +673,7 @@ async fn send<S: Store>(
         new_recipients.push(NewRecipient {
             address,
             state: RecipientState::Resolving,
-            retrieval_token: Some(RetrievalToken::generate()),
+            retrieval_token: Some(token),
         });
     }
     inner

@@ -10,7 +10,9 @@ use mms_pdu::{
     ReadRecInd, ReadStatus, ResponseStatus, RetrieveStatus, Status,
 };
 use mms_store::{AcceptOutcome, MmId, OutboxKind, RecipientState, Store};
-use relay::jobs::{DeliveryIndJob, Job, Mm4DeliveryReportJob, Mm4ReadReplyJob, ReadOrigIndJob};
+use relay::jobs::{
+    DeliveryIndJob, Job, Mm4DeliveryReportJob, Mm4ReadReplyJob, ReadOrigIndJob, ResolveJob,
+};
 use relay::mm1;
 
 use crate::mm1_support::{PROXY, Relay, mm_of, send_req, test_config};
