@@ -27,6 +27,10 @@
 //! Retry timing is a pure function, [`retry_at`]; [`Store::expire_due`] turns recipients whose MM
 //! expired into [`RecipientState::Expired`] and queues their expired reports.
 //!
+//! Bodies are kept inline in the database on both back ends (SQLite blobs, PostgreSQL `BYTEA`), once
+//! per MM however many recipients it has: a body then becomes durable in the same fsync as its
+//! record, with no file to write, fsync and garbage-collect beside it.
+//!
 //! # Schema
 //!
 //! Migrations are embedded (one set per back end; the SQL differs only in the blob type) and run at

@@ -24,8 +24,12 @@ pub const DB_FILE: &str = "mmsrelay.db";
 /// Most requests committed in one group.
 const MAX_GROUP: usize = 512;
 
-/// How long the writer gathers more requests before a group, when the last group was shared.
+/// How long the writer gathers more requests before a group, when the last group was large.
 const GATHER: Duration = Duration::from_millis(2);
+
+/// Size of the last group from which on the writer gathers (heavy concurrency only: a few callers
+/// would wait for nothing).
+const GATHER_AFTER: usize = 16;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -198,9 +202,9 @@ async fn run_writer(mut conn: SqliteConnection, mut requests: mpsc::Receiver<Box
     let mut group: Vec<Box<dyn WriteOp>> = Vec::with_capacity(MAX_GROUP);
     let mut last_group = 0;
     while requests.recv_many(&mut group, MAX_GROUP).await > 0 {
-        // Under concurrency, callers answered by the last commit resubmit within moments; waiting a
-        // little for them turns two half-size groups (two fsyncs) into one. Alone, a caller never waits.
-        if last_group > 1 && group.len() < MAX_GROUP {
+        // Under heavy concurrency, callers answered by the last commit resubmit within moments; waiting
+        // a little for them turns two half-size groups (two fsyncs) into one. A few callers never wait.
+        if last_group >= GATHER_AFTER && group.len() < MAX_GROUP {
             tokio::time::sleep(GATHER).await;
             while group.len() < MAX_GROUP {
                 match requests.try_recv() {
