@@ -128,6 +128,47 @@ async fn another_users_retrieval_url_and_guessed_tokens_find_nothing() {
     relay.stop().await;
 }
 
+#[tokio::test]
+async fn gateway_msisdn_identities_come_from_the_hss_over_sh_ts_29_328() {
+    use diameter::sh_client::{ShClient, ShConfig};
+    use std::sync::Arc;
+    let hss = test_peers::hss::TestHss::start("hss.a.example")
+        .await
+        .expect("bind HSS");
+    hss.add_subscriber("447000000007", &["sip:erin@a.example", "tel:+447000000007"]);
+    let sh = ShClient::start(ShConfig {
+        peers: vec![hss.addr().to_string()],
+        origin_host: "mms.a.example".into(),
+        origin_realm: "a.example".into(),
+        destination_realm: "a.example".into(),
+        request_timeout: std::time::Duration::from_secs(3),
+        connect_timeout: std::time::Duration::from_secs(2),
+        ..ShConfig::default()
+    });
+    assert!(sh.pool().wait_open(WAIT).await, "no HSS connection");
+    let relay = Relay::start_with_hss(test_config(), Some(Arc::new(sh))).await;
+    let ua = relay.ua(GATEWAY).with("X-Nokia-MSISDN", "447000000007");
+    assert_eq!(
+        ua.send(send_req(&[BOB], "sh").into()).await.response_status,
+        ResponseStatus::OK
+    );
+    let mm_id = mm_of(&relay, BOB).await;
+    assert_eq!(
+        relay.store.mm(&mm_id).await.unwrap().unwrap().meta.from,
+        "sip:erin@a.example"
+    );
+    assert_eq!(hss.udr_count(), 1);
+    // An identity the HSS does not list for the MSISDN is refused.
+    let mut req = send_req(&[BOB], "not erin's");
+    req.from = FromAddress::Present(EncodedString::plain("sip:frank@a.example"));
+    assert_eq!(
+        ua.send(req.into()).await.response_status,
+        ResponseStatus::ERROR_PERMANENT_SENDING_ADDRESS_UNRESOLVED
+    );
+    relay.stop().await;
+    hss.stop().await;
+}
+
 // ---- RADIUS accounting by FreeRADIUS radclient, then MM1 from the bound address ----
 
 fn radclient_present() -> bool {

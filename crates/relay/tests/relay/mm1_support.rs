@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use diameter::sh_client::ShClient;
 use mms_pdu::{
     Body, ContentType, EncodedString, FromAddress, MediaType, MmsVersion, Part, Pdu, SendConf,
     SendReq,
@@ -64,7 +65,12 @@ pub fn test_config() -> RelayConfig {
 
 impl Relay {
     /// Starts MM1 (and RADIUS when configured) with `config`, a fresh store in a temp dir.
-    pub async fn start(mut config: RelayConfig) -> Relay {
+    pub async fn start(config: RelayConfig) -> Relay {
+        Self::start_with_hss(config, None).await
+    }
+
+    /// As [`Relay::start`], with an Sh client for MSISDN -> IMPU lookups.
+    pub async fn start_with_hss(mut config: RelayConfig, hss: Option<Arc<ShClient>>) -> Relay {
         let dir = tempfile::tempdir().unwrap();
         config.relay.store = dir.path().display().to_string();
         config.validate().unwrap();
@@ -78,7 +84,7 @@ impl Relay {
             Some(_) => Some(spawn_radius(&config.radius, store.clone()).await.unwrap()),
             None => None,
         };
-        let state = Mm1State::from_config(Arc::new(config), store.clone(), None);
+        let state = Mm1State::from_config(Arc::new(config), store.clone(), hss);
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let task = tokio::spawn(mm1::serve(listener, state, stop.cancelled_owned()));

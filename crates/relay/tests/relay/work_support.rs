@@ -1,0 +1,524 @@
+//! Helpers of the routing / notifier / MM4 tests: SQLite stores in tempdirs, relays started from
+//! their parts on 127.0.0.1, MMs accepted as the MM1 server stores them, pushes reassembled from
+//! what the SMSC sink received.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use mms_address::Address;
+use mms_pdu::{
+    Body, ContentType, EncodedString, FromAddress, MediaType, MmsVersion, Part, Pdu, SendReq,
+    TimeSpec,
+};
+use mms_resolver::{DnsResolver, PeerConfig, ResolverConfig, dns_resolver};
+use mms_store::{
+    MmId, MmMeta, NewMm, NewRecipient, Origin, RecipientRecord, RecipientState, RetrievalToken,
+    SqliteStore, Store, Timestamp,
+};
+use relay::jobs::{Job, ResolveJob};
+use relay::mm4::{Mm4Config, Mm4Identity};
+use relay::notifier::{NotifierConfig, PushMode, SmscConfig};
+use relay::routing::{QueueTuning, RoutingConfig};
+use test_peers::dns::{DnsServer, DnsZone};
+use test_peers::smsc::{Answer, SmscSink};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use wap_push::{Ports, Reassembler, ReassemblyStatus, SarInfo};
+
+/// Upper bound of every wait.
+pub const LIMIT: Duration = Duration::from_secs(15);
+
+/// The MM1 public URL of the test relays.
+pub const PUBLIC_URL: &str = "http://mms.test.example/mms";
+
+/// Fast polling and retries, so retried items come back within the test.
+pub fn fast_queue() -> QueueTuning {
+    QueueTuning {
+        concurrency: 8,
+        poll_interval_ms: 50,
+        retry_base_ms: 100,
+        retry_cap_ms: 400,
+    }
+}
+
+/// A fresh SQLite store in a tempdir.
+pub async fn store() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_dir(dir.path()).await.unwrap();
+    (dir, store)
+}
+
+/// An `m-send-req` from `from` to `to` (MMS ENC addresses), as the MM1 server stores it.
+pub fn send_req(from: &Address, to: &[&Address], subject: &str, text: &str) -> SendReq {
+    SendReq {
+        transaction_id: "t-1".into(),
+        version: MmsVersion::V1_2,
+        date: Some(1_800_000_000),
+        from: FromAddress::Present(EncodedString::plain(from.to_mms_enc())),
+        to: to
+            .iter()
+            .map(|a| EncodedString::plain(a.to_mms_enc()))
+            .collect(),
+        subject: Some(EncodedString::utf8(subject)),
+        expiry: Some(TimeSpec::Absolute(secs_now() + 3600)),
+        delivery_report: Some(true),
+        content_type: ContentType::new(MediaType::MULTIPART_MIXED),
+        body: Body::Multipart(vec![Part::new(
+            ContentType::new(MediaType::TEXT_PLAIN),
+            Bytes::from(text.to_owned()),
+        )]),
+        ..Default::default()
+    }
+}
+
+/// Seconds since the epoch now.
+pub fn secs_now() -> u64 {
+    u64::try_from(Timestamp::now().as_millis() / 1000).unwrap()
+}
+
+/// Stores an MM1 `m-send-req` the way the MM1 server does (one ResolveJob with the retrieval
+/// token per recipient); returns its id and each recipient's token.
+pub async fn accept_mm1(
+    store: &SqliteStore,
+    from: &str,
+    to: &[&str],
+    subject: &str,
+) -> (MmId, Vec<(String, RetrievalToken)>) {
+    let sender = Address::parse(from).unwrap();
+    let recipients: Vec<Address> = to.iter().map(|a| Address::parse(a).unwrap()).collect();
+    let req = send_req(
+        &sender,
+        &recipients.iter().collect::<Vec<_>>(),
+        subject,
+        "hello bob",
+    );
+    let (headers, body) = relay::mm1::encode_for_store(&req);
+    let now = Timestamp::now();
+    let message_id = format!("{:032x}@mms.a.example", rand::random::<u128>());
+    let meta = MmMeta {
+        message_id: message_id.clone(),
+        transaction_id: req.transaction_id.clone(),
+        from: sender.to_string(),
+        mms_version: "1.2".into(),
+        content_type: "application/vnd.wap.multipart.mixed".into(),
+        subject: Some(subject.into()),
+        size: (headers.len() + body.len()) as u64,
+        date: Timestamp::from_millis(1_800_000_000_000),
+        expiry: now.plus(Duration::from_secs(3600)),
+        delivery_report: true,
+        read_report: false,
+        origin: Origin::Mm1 {
+            identity: sender.to_string(),
+        },
+    };
+    let mut new = Vec::new();
+    let mut outbox = Vec::new();
+    let mut tokens = Vec::new();
+    for r in &recipients {
+        let address = r.to_string();
+        let token = RetrievalToken::generate();
+        outbox.push(
+            ResolveJob {
+                retrieval_token: Some(token.as_str().to_owned()),
+            }
+            .item(
+                format!("resolve:{message_id}:{address}"),
+                None,
+                Some(address.clone()),
+                now,
+            ),
+        );
+        new.push(NewRecipient {
+            address: address.clone(),
+            state: RecipientState::Resolving,
+            retrieval_token: Some(token.clone()),
+        });
+        tokens.push((address, token));
+    }
+    let outcome = store
+        .accept_mm(
+            NewMm {
+                meta,
+                headers,
+                body,
+            },
+            new,
+            outbox,
+            now,
+        )
+        .await
+        .unwrap();
+    let mm_stored = match outcome {
+        mms_store::AcceptOutcome::Stored { id, .. } => id,
+        other => panic!("not stored: {other:?}"),
+    };
+    (mm_stored, tokens)
+}
+
+/// The record of one recipient.
+pub async fn record(store: &SqliteStore, mm: &MmId, address: &str) -> RecipientRecord {
+    store
+        .recipients(mm)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.address == address)
+        .expect("recipient stored")
+}
+
+/// Waits until `check` holds for the recipient's record; panics with the record after LIMIT.
+pub async fn wait_record(
+    store: &SqliteStore,
+    mm: &MmId,
+    address: &str,
+    check: impl Fn(&RecipientRecord) -> bool,
+) -> RecipientRecord {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let r = record(store, mm, address).await;
+        if check(&r) {
+            return r;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "recipient never reached the expected state: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits for a recipient state.
+pub async fn wait_state(
+    store: &SqliteStore,
+    mm: &MmId,
+    address: &str,
+    state: RecipientState,
+) -> RecipientRecord {
+    wait_record(store, mm, address, |r| r.state == state).await
+}
+
+/// Every complete push the sink accepted, reassembled (UDH or SAR) and decoded: (destination,
+/// MMS PDU).
+pub fn pushes(sink: &SmscSink) -> Vec<(String, Pdu)> {
+    let mut reassembler = Reassembler::new(Duration::from_secs(60), 10_000);
+    let now = std::time::Instant::now();
+    let mut out = Vec::new();
+    for rec in sink
+        .submits()
+        .into_iter()
+        .filter(|r| r.answer == Answer::Accept)
+    {
+        let sm = &rec.submit;
+        let dest = sm.destination.address.clone();
+        let status = if sm.esm_class & 0x40 != 0 {
+            reassembler.push_user_data(&dest, &sm.short_message, now)
+        } else {
+            let sar = sm.sar().map(|(reference, total, sequence)| SarInfo {
+                reference,
+                total,
+                sequence,
+            });
+            reassembler.push_sar(&dest, Some(Ports::WAP_PUSH), sar, &sm.short_message, now)
+        }
+        .expect("segment reassembles");
+        if let ReassemblyStatus::Complete(m) = status {
+            assert_eq!(
+                m.ports,
+                Some(Ports::WAP_PUSH),
+                "WAP push ports 9200 -> 2948"
+            );
+            let push = m.push().expect("WSP push decodes");
+            assert!(
+                push.content_type.is_mms(),
+                "application/vnd.wap.mms-message"
+            );
+            out.push((dest, Pdu::decode(&push.body).expect("MMS PDU decodes")));
+        }
+    }
+    out
+}
+
+/// Waits until the sink holds `n` complete pushes and returns them.
+pub async fn wait_pushes(sink: &SmscSink, n: usize) -> Vec<(String, Pdu)> {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let p = pushes(sink);
+        if p.len() >= n {
+            return p;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {n} pushes arrived",
+            p.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `[smsc]` for the sink.
+pub fn smsc_config(sink: &SmscSink) -> SmscConfig {
+    SmscConfig {
+        host: "127.0.0.1".into(),
+        port: sink.addr().port(),
+        response_timeout_ms: 2000,
+        reconnect_max_ms: 200,
+        ..SmscConfig::default()
+    }
+}
+
+/// `[notifier]` with fast queues.
+pub fn notifier_config(mode: PushMode) -> NotifierConfig {
+    NotifierConfig {
+        mode,
+        queue: fast_queue(),
+        ..NotifierConfig::default()
+    }
+}
+
+/// A DNS zone with nothing in it but the origins (so no test query leaves the machine).
+pub async fn empty_zone() -> DnsServer {
+    DnsZone::new(["example", "e164.arpa"])
+        .serve()
+        .await
+        .unwrap()
+}
+
+/// A resolver asking `dns` only.
+pub fn resolver(dns: &DnsServer, config: ResolverConfig) -> Arc<DnsResolver> {
+    Arc::new(
+        dns_resolver(ResolverConfig {
+            nameservers: vec![dns.addr()],
+            lookup_timeout_ms: 500,
+            ..config
+        })
+        .unwrap(),
+    )
+}
+
+/// A relay of the test: store, MM4 listener, and the workers once started.
+pub struct TestRelay {
+    pub store: SqliteStore,
+    pub wake: Arc<Notify>,
+    pub cancel: CancellationToken,
+    pub me: Arc<Mm4Identity>,
+    pub mm4_addr: SocketAddr,
+    pub mm4: Mm4Config,
+    pub resolver_config: ResolverConfig,
+    handles: Vec<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestRelay {
+    /// Opens the store and starts the MM4 listener of the relay serving `sip_domain`
+    /// (MMSE domain `mms.<sip_domain>`), on `listen` (port 0: any).
+    pub async fn start(sip_domain: &str, listen: SocketAddr, peers: Vec<String>) -> Self {
+        let (dir, store) = store().await;
+        let resolver_config = ResolverConfig {
+            own_sip_domains: vec![sip_domain.into()],
+            ..ResolverConfig::default()
+        };
+        let mm4 = Mm4Config {
+            listen,
+            peers,
+            connect_timeout_ms: 1000,
+            queue: fast_queue(),
+            ..Mm4Config::default()
+        };
+        let me = Arc::new(Mm4Identity::new(
+            &format!("mms.{sip_domain}"),
+            &resolver_config,
+            &mm4,
+        ));
+        let wake = Arc::new(Notify::new());
+        let cancel = CancellationToken::new();
+        let (mm4_addr, server) = relay::mm4::spawn_server(
+            &mm4,
+            me.clone(),
+            store.clone(),
+            wake.clone(),
+            cancel.clone(),
+        )
+        .await
+        .unwrap();
+        Self {
+            store,
+            wake,
+            cancel,
+            me,
+            mm4_addr,
+            mm4,
+            resolver_config,
+            handles: vec![tokio::spawn(async move {
+                let _ = server.await;
+            })],
+            _dir: dir,
+        }
+    }
+
+    /// Starts routing, the notifier (to `sink`) and MM4 out, with `peers` in the peering table.
+    pub async fn start_workers(
+        &mut self,
+        dns: &DnsServer,
+        peers: Vec<PeerConfig>,
+        sink: &SmscSink,
+    ) {
+        let resolver = resolver(
+            dns,
+            ResolverConfig {
+                peers,
+                ..self.resolver_config.clone()
+            },
+        );
+        let routing = RoutingConfig {
+            queue: fast_queue(),
+        };
+        self.handles.push(relay::routing::spawn(
+            &routing,
+            self.store.clone(),
+            resolver.clone(),
+            None,
+            self.wake.clone(),
+            self.cancel.clone(),
+        ));
+        self.handles.push(
+            relay::notifier::spawn(
+                &notifier_config(PushMode::Udh),
+                &smsc_config(sink),
+                PUBLIC_URL,
+                self.store.clone(),
+                None,
+                self.wake.clone(),
+                self.cancel.clone(),
+            )
+            .await
+            .unwrap(),
+        );
+        self.handles.push(relay::mm4::spawn_workers(
+            &self.mm4,
+            self.me.clone(),
+            self.store.clone(),
+            resolver,
+            self.wake.clone(),
+            self.cancel.clone(),
+        ));
+    }
+
+    /// Stops every task of the relay.
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        for h in self.handles {
+            let _ = tokio::time::timeout(LIMIT, h).await;
+        }
+    }
+}
+
+/// The peering-table entry routing `domain` (and its subdomains) to `addr`.
+pub fn peer(domain: &str, addr: SocketAddr) -> PeerConfig {
+    PeerConfig {
+        domain: domain.into(),
+        mmse_domain: Some(format!("mms.{domain}")),
+        hosts: vec![addr.to_string()],
+    }
+}
+
+// ---- external peers ----
+
+/// tests/peers of the repository.
+pub fn peers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers")
+}
+
+/// True when a peer program is missing and the test should return (fails instead when
+/// MMSRELAY_REQUIRE_PEERS is set).
+pub fn peer_missing(what: &str, present: bool) -> bool {
+    if present {
+        return false;
+    }
+    assert!(
+        std::env::var_os("MMSRELAY_REQUIRE_PEERS").is_none(),
+        "{what} missing but MMSRELAY_REQUIRE_PEERS is set"
+    );
+    eprintln!("notice: {what} not installed; skipping");
+    true
+}
+
+/// Whether `program args` runs.
+pub fn runs(program: &str, args: &[&str]) -> bool {
+    std::process::Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// tests/peers/smtp_sink.py (aiosmtpd), killed on drop.
+pub struct SmtpSink {
+    child: tokio::process::Child,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+impl SmtpSink {
+    /// Starts the sink with extra arguments (`--fail550 ADDR` ...).
+    pub async fn start(args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = tokio::process::Command::new("python3")
+            .arg(peers_dir().join("smtp_sink.py"))
+            .arg(dir.path())
+            .args(args)
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        tokio::time::timeout(LIMIT, out.read_line(&mut line))
+            .await
+            .expect("sink started")
+            .unwrap();
+        let port: u16 = line.trim().parse().expect("sink prints its port");
+        Self {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            dir,
+        }
+    }
+
+    /// Waits for the `n`th stored message (1-based): its bytes and envelope JSON.
+    pub async fn message(&self, n: usize) -> (Vec<u8>, serde_json::Value) {
+        let eml = self.dir.path().join(format!("msg-{n}.eml"));
+        let deadline = tokio::time::Instant::now() + LIMIT;
+        while !eml.exists() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "sink stored no message {n}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let json = std::fs::read(self.dir.path().join(format!("msg-{n}.json"))).unwrap();
+        (
+            std::fs::read(&eml).unwrap(),
+            serde_json::from_slice(&json).unwrap(),
+        )
+    }
+
+    /// Messages stored so far.
+    pub fn count(&self) -> usize {
+        (1..)
+            .take_while(|n| self.dir.path().join(format!("msg-{n}.eml")).exists())
+            .count()
+    }
+}
