@@ -580,11 +580,7 @@ fn decode_forward_req(
     let c = common(&mut hd)?;
     let from_list = hd.addresses("From")?;
     let from = one_address(from_list, "From", true)?;
-    let sender = hd
-        .addresses("Sender")?
-        .into_iter()
-        .next()
-        .map(|v| clean(&v));
+    let sender = hd.take("Sender").map(|v| system_address(&v));
     let to = address_list(hd.addresses("To")?, "To")?;
     let cc = address_list(hd.addresses("Cc")?, "Cc")?;
     let rcpt_to = envelope
@@ -690,11 +686,7 @@ fn report_fields(hd: &mut Headers) -> Result<ReportFields, Mm4Error> {
     let c = common(hd)?;
     let from = one_address(hd.addresses("From")?, "From", true)?;
     let to = one_address(hd.addresses("To")?, "To", false)?;
-    let sender = hd
-        .addresses("Sender")?
-        .into_iter()
-        .next()
-        .map(|v| clean(&v));
+    let sender = hd.take("Sender").map(|v| system_address(&v));
     Ok(ReportFields {
         c,
         from,
