@@ -9,3 +9,7 @@ mod mm1_identity;
 mod mm1_support;
 #[path = "relay/mm1_vectors.rs"]
 mod mm1_vectors;
+#[path = "relay/work_notify.rs"]
+mod work_notify;
+#[path = "relay/work_support.rs"]
+mod work_support;
