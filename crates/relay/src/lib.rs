@@ -12,8 +12,11 @@
 //! * [`notifier`]: the worker that notifies local recipients by WAP Push over SMS (SMPP).
 //! * [`reports`]: delivery and read reports back to the sender (MM1 push or MM4).
 //! * [`worker`]: the generic outbox loop (lease, handle, complete / retry / fail) and the expiry sweeper.
+//! * [`service`]: starts every listener and worker of one relay from its configuration, and stops them.
+//! * [`admin`]: the `/health` and Prometheus `/metrics` listener.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod config;
 pub mod identity;
 pub mod jobs;
@@ -22,4 +25,5 @@ pub mod mm4;
 pub mod notifier;
 pub mod reports;
 pub mod routing;
+pub mod service;
 pub mod worker;
