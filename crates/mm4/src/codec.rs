@@ -64,8 +64,16 @@ fn yes_no(v: bool) -> &'static str {
     if v { "Yes" } else { "No" }
 }
 
+/// The last second of year 3000, the latest date mail-parser accepts: later times are written
+/// as this one.
+const MAX_DATE: u64 = 32_535_215_999;
+
 fn rfc5322_date(t: u64) -> String {
-    Date::new(i64::try_from(t).unwrap_or(i64::MAX)).to_rfc822()
+    date_header(t).to_rfc822()
+}
+
+fn date_header(t: u64) -> Date {
+    Date::new(i64::try_from(t.min(MAX_DATE)).unwrap_or(0))
 }
 
 /// The RFC 5322 Message-ID written when the message has none: derived from the type and the
@@ -131,7 +139,7 @@ impl Writer {
         let b = std::mem::take(&mut self.b);
         self.b = b
             .message_id(MessageId::new(clean(&id)))
-            .date(Date::new(i64::try_from(date).unwrap_or(i64::MAX)));
+            .date(date_header(date));
     }
 
     fn extra(&mut self, extra: &[(String, String)]) {
@@ -287,7 +295,8 @@ fn encode_response(message_type: &str, kind: &str, r: &Response) -> (Envelope, V
 
 /// Writes an MM4 message as its SMTP envelope and RFC 5322 bytes (CRLF line ends, ready for
 /// DATA before dot-stuffing). Never fails: text a header cannot carry as is goes as RFC 2047
-/// encoded words, control characters in system addresses and extra headers become spaces.
+/// encoded words, control characters in system addresses and extra headers become spaces, and
+/// dates after the year 3000 are written as its last second.
 pub fn encode(msg: &Mm4Message) -> (Envelope, Vec<u8>) {
     match msg {
         Mm4Message::ForwardReq(m) => encode_forward_req(m),
@@ -872,6 +881,39 @@ mod tests {
             Mm4Message::ForwardReq(f) => *f,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn res_goes_to_originator_system_then_sender_then_from_ts23140_8_4_1_2() {
+        let mut f = forward();
+        assert_eq!(
+            Mm4Message::from(f.clone()).reply_to(),
+            Some("+4917612345678/TYPE=PLMN@mms.mnc002.mcc262.gprs")
+        );
+        f.sender = Some("relay@mms.a.example".into());
+        assert_eq!(
+            Mm4Message::from(f.clone()).reply_to(),
+            Some("relay@mms.a.example")
+        );
+        f.originator_system = Some("system@mms.a.example".into());
+        let m = Mm4Message::from(f);
+        assert_eq!(m.reply_to(), Some("system@mms.a.example"));
+        let res = m
+            .response(RequestStatus::Ok, "b@x.example", "a@y.example", 0)
+            .unwrap();
+        assert_eq!(res.reply_to(), None);
+    }
+
+    #[test]
+    fn dates_after_year_3000_are_written_as_its_last_second() {
+        let mut f = forward();
+        f.date = u64::MAX;
+        f.expiry = Some(TimeSpec::Absolute(u64::MAX));
+        let b = back(&wire(&f));
+        assert_eq!(
+            (b.date, b.expiry),
+            (MAX_DATE, Some(TimeSpec::Absolute(MAX_DATE)))
+        );
     }
 
     #[test]

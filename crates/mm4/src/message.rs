@@ -308,6 +308,23 @@ impl Mm4Message {
         }
     }
 
+    /// Where the `.RES` to this request goes (TS 23.140 §8.4.1.2): X-Mms-Originator-System,
+    /// else the RFC 5322 Sender, else From. `None` for a `.RES`.
+    pub fn reply_to(&self) -> Option<&str> {
+        let (system, sender, from) = match self {
+            Mm4Message::ForwardReq(m) => (&m.originator_system, &m.sender, &m.from),
+            Mm4Message::DeliveryReportReq(m) => (&None, &m.sender, &m.from),
+            Mm4Message::ReadReplyReportReq(m) => (&None, &m.sender, &m.from),
+            _ => return None,
+        };
+        Some(
+            system
+                .as_deref()
+                .or(sender.as_deref())
+                .unwrap_or_else(|| from.as_str()),
+        )
+    }
+
     /// The `.RES` answering this request with `status` (TS 23.140 §8.4.1.2), from the
     /// answering relay's system address `from` to `to` (the request's X-Mms-Originator-System,
     /// else its Sender or From). `None` for a `.RES`.
