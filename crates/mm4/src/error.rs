@@ -41,6 +41,10 @@ pub enum Mm4Error {
         /// Why it is not an MM4 address.
         source: Mm4AddressError,
     },
+    /// The message ends before its multipart body does (no closing boundary, RFC 2046
+    /// §5.1.1): the DATA was cut short.
+    #[error("the message is truncated: multipart body without its closing boundary")]
+    Incomplete,
     /// The MIME body is malformed (a part without content, a multipart without parts).
     #[error("MIME body is malformed: {0}")]
     InvalidBody(&'static str),
@@ -55,6 +59,7 @@ impl Mm4Error {
             | Mm4Error::MissingHeader { .. }
             | Mm4Error::InvalidHeader { .. }
             | Mm4Error::InvalidRecipient { .. }
+            | Mm4Error::Incomplete
             | Mm4Error::InvalidBody(_) => RequestStatus::ErrorMessageFormatCorrupt,
             Mm4Error::UnknownMessageType(_) => RequestStatus::ErrorUnsupportedMessage,
             Mm4Error::InvalidSender(_) => RequestStatus::ErrorSendingAddressUnresolved,

@@ -435,6 +435,21 @@ pub(crate) fn parse_body(msg: &Message) -> Result<(ContentType, Body), Mm4Error>
     let mut ct = wsp_content_type(&media, &params);
     match root.sub_parts() {
         Some(children) => {
+            if let Some(boundary) = params
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("boundary"))
+                .map(|(_, v)| v)
+            {
+                let close = format!("--{boundary}--");
+                let raw = msg.raw_message();
+                if !raw
+                    .windows(close.len())
+                    .rev()
+                    .any(|w| w == close.as_bytes())
+                {
+                    return Err(Mm4Error::Incomplete);
+                }
+            }
             if !ct.media.is_multipart() {
                 ct.media = MediaType::MULTIPART_MIXED;
             }

@@ -542,6 +542,19 @@ X-Mms-Transaction-ID: t\r\nX-Mms-Message-ID: m\r\nX-Mms-Request-Status-Code: May
 }
 
 #[test]
+fn truncated_multipart_is_incomplete_rfc2046_5_1_1() {
+    let env = Envelope::default();
+    let cut = FOREIGN_FORWARD_REQ.len() - "--=_b1--\r\n".len();
+    let e = decode(&env, &FOREIGN_FORWARD_REQ.as_bytes()[..cut]).unwrap_err();
+    assert_eq!(e, Mm4Error::Incomplete);
+    assert_eq!(e.request_status(), RequestStatus::ErrorMessageFormatCorrupt);
+    // No prefix of a message panics the decoder.
+    for n in 0..FOREIGN_FORWARD_REQ.len() {
+        let _ = decode(&env, &FOREIGN_FORWARD_REQ.as_bytes()[..n]);
+    }
+}
+
+#[test]
 fn addresses_are_written_in_design_section_2_form() {
     let plmn = Mm4Address::new(
         Address::parse("tel:+49-176-1234-5678").unwrap(),
