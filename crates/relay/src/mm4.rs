@@ -899,8 +899,11 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
             },
             Err(e) => {
                 let status = status_for_send_error(&e);
-                self.fail(&item, &mm, recipient, e.to_string(), status)
-                    .await
+                let error = match e.reply() {
+                    Some(reply) => format!("{e}: {} {}", reply.code, reply.text()),
+                    None => e.to_string(),
+                };
+                self.fail(&item, &mm, recipient, error, status).await
             }
         }
     }

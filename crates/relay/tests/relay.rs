@@ -13,3 +13,5 @@ mod mm1_vectors;
 mod work_notify;
 #[path = "relay/work_support.rs"]
 mod work_support;
+#[path = "relay/work_mm4.rs"]
+mod work_mm4;

@@ -514,11 +514,4 @@ impl SmtpSink {
             serde_json::from_slice(&json).unwrap(),
         )
     }
-
-    /// Messages stored so far.
-    pub fn count(&self) -> usize {
-        (1..)
-            .take_while(|n| self.dir.path().join(format!("msg-{n}.eml")).exists())
-            .count()
-    }
 }

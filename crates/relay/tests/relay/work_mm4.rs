@@ -1,0 +1,445 @@
+//! MM4 between two relays in one process (two stores, two SMTP listeners on 127.0.0.1), and
+//! against aiosmtpd (receiving peer) and swaks (sending peer). TS 23.140 §8.4.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mm4::{ForwardParams, Mm4Address, Mm4Message, RequestStatus};
+use mm4_smtp::{ClientConfig, Host, OutboundEnvelope, SmtpClient};
+use mms_address::Address;
+use mms_pdu::{FromAddress, Pdu, Status};
+use mms_store::{
+    Origin, OutboxEffects, RecipientEvent, RecipientState, RetrievalToken, Store, Timestamp,
+};
+use test_peers::smsc::SmscSink;
+
+use crate::work_support::*;
+
+fn any_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+fn loopback() -> Vec<String> {
+    vec!["127.0.0.0/8".into()]
+}
+
+/// The token of a notification's content location.
+fn token_of(content_location: &str) -> RetrievalToken {
+    let t = content_location.rsplit('/').next().unwrap();
+    RetrievalToken::from_string(t.to_owned())
+}
+
+/// Reads the MM4 message aiosmtpd stored as its `n`th.
+async fn mm4_at(sink: &SmtpSink, n: usize) -> Mm4Message {
+    let (eml, meta) = sink.message(n).await;
+    let envelope = mm4::Envelope {
+        mail_from: meta["mail_from"].as_str().unwrap().to_owned(),
+        rcpt_to: meta["rcpt_tos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect(),
+    };
+    mm4::decode(&envelope, &eml).expect("the stored message is MM4")
+}
+
+#[tokio::test]
+async fn mm_crosses_mm4_to_relay_b_bob_is_notified_and_the_delivery_report_returns_to_alice() {
+    let dns = empty_zone().await;
+    let sink = SmscSink::start().await.unwrap();
+    let mut a = TestRelay::start("a.example", any_port(), loopback()).await;
+    let mut b = TestRelay::start("b.example", any_port(), loopback()).await;
+    a.start_workers(&dns, vec![peer("b.example", b.mm4_addr)], &sink)
+        .await;
+    b.start_workers(&dns, vec![peer("a.example", a.mm4_addr)], &sink)
+        .await;
+    a.store
+        .put_subscriber("sip:alice@a.example", "441000000001")
+        .await
+        .unwrap();
+    b.store
+        .put_subscriber("sip:bob@b.example", "4917612345678")
+        .await
+        .unwrap();
+
+    let (mm, _) = accept_mm1(
+        &a.store,
+        "sip:alice@a.example",
+        &["sip:bob@b.example"],
+        "hello from a",
+    )
+    .await;
+    let rec = wait_state(
+        &a.store,
+        &mm,
+        "sip:bob@b.example",
+        RecipientState::Forwarded,
+    )
+    .await;
+    assert_eq!(rec.detail.as_deref(), Some("mms.b.example"));
+
+    // Relay B notified bob; the notification leads to the MM B stored.
+    let pushes = wait_pushes(&sink, 1).await;
+    let (dest, Pdu::NotificationInd(ni)) = &pushes[0] else {
+        panic!("not a notification: {pushes:?}");
+    };
+    assert_eq!(dest, "4917612345678");
+    assert_eq!(ni.subject.as_ref().unwrap().text(), "hello from a");
+    let token = token_of(&ni.content_location);
+    let (b_mm, recipient) = b
+        .store
+        .retrieval_target(&token)
+        .await
+        .unwrap()
+        .expect("token issued by B");
+    assert_eq!(recipient, "sip:bob@b.example");
+    let stored = b.store.mm(&b_mm).await.unwrap().unwrap();
+    let a_meta = a.store.mm(&mm).await.unwrap().unwrap().meta;
+    assert_eq!(
+        stored.meta.message_id, a_meta.message_id,
+        "X-Mms-Message-ID kept end to end"
+    );
+    assert_eq!(
+        stored.meta.origin,
+        Origin::Mm4 {
+            originator_system: "system-user@mms.a.example".into()
+        }
+    );
+    // The MM1 server of B serves it from the stored shape.
+    let conf = relay::mm1::retrieve_conf_of(&stored, Some(ni.transaction_id.clone())).unwrap();
+    assert_eq!(conf.subject.unwrap().text(), "hello from a");
+    assert_eq!(
+        conf.from,
+        Some(FromAddress::Present(mms_pdu::EncodedString::plain(
+            "sip%3Aalice%40a.example/TYPE=SIP"
+        )))
+    );
+    assert_eq!(conf.body.parts()[0].data.as_ref(), b"hello bob");
+
+    // Bob fetches it: B's MM1 side marks it Retrieved and queues the MM4 delivery report.
+    let now = Timestamp::now();
+    let report =
+        relay::reports::delivery_report_item(&stored, &recipient, Status::RETRIEVED, None, now)
+            .expect("alice asked for a delivery report");
+    b.store
+        .update_recipient(
+            &b_mm,
+            &recipient,
+            RecipientEvent::Retrieved,
+            OutboxEffects {
+                complete: None,
+                enqueue: vec![report],
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    b.wake.notify_waiters();
+
+    // Relay A pushes m-delivery-ind to alice.
+    let pushes = wait_pushes(&sink, 2).await;
+    let (dest, Pdu::DeliveryInd(ind)) = &pushes[1] else {
+        panic!("not a delivery report: {pushes:?}");
+    };
+    assert_eq!(dest, "441000000001");
+    assert_eq!(ind.status, Status::RETRIEVED);
+    assert_eq!(ind.message_id, a_meta.message_id);
+    assert_eq!(ind.to[0].text(), "sip%3Abob%40b.example/TYPE=SIP");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn unreachable_peer_is_retried_until_it_comes_back() {
+    let dns = empty_zone().await;
+    let sink = SmscSink::start().await.unwrap();
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut a = TestRelay::start("a.example", any_port(), loopback()).await;
+    a.start_workers(&dns, vec![peer("b.example", reserved)], &sink)
+        .await;
+    let (mm, _) = accept_mm1(
+        &a.store,
+        "sip:alice@a.example",
+        &["sip:bob@b.example"],
+        "later",
+    )
+    .await;
+    let rec = wait_record(&a.store, &mm, "sip:bob@b.example", |r| {
+        r.last_error.is_some()
+    })
+    .await;
+    assert_eq!(
+        rec.state,
+        RecipientState::Forwarding,
+        "a refused connection is transient"
+    );
+
+    let mut b = TestRelay::start("b.example", reserved, loopback()).await;
+    b.start_workers(&dns, vec![peer("a.example", a.mm4_addr)], &sink)
+        .await;
+    b.store
+        .put_subscriber("sip:bob@b.example", "4917612345678")
+        .await
+        .unwrap();
+    wait_state(
+        &a.store,
+        &mm,
+        "sip:bob@b.example",
+        RecipientState::Forwarded,
+    )
+    .await;
+    let pushes = wait_pushes(&sink, 1).await;
+    assert_eq!(pushes[0].0, "4917612345678");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn aiosmtpd_receives_the_forward_and_its_550_fails_the_recipient_with_a_report() {
+    if peer_missing(
+        "python3 module aiosmtpd",
+        runs("python3", &["-c", "import aiosmtpd"]),
+    ) {
+        return;
+    }
+    let gone = "sip%3Agone%40b.example/TYPE=SIP@mms.b.example";
+    let peer_sink = SmtpSink::start(&["--fail550", gone]).await;
+    let dns = empty_zone().await;
+    let sink = SmscSink::start().await.unwrap();
+    let mut a = TestRelay::start("a.example", any_port(), loopback()).await;
+    a.start_workers(&dns, vec![peer("b.example", peer_sink.addr)], &sink)
+        .await;
+    a.store
+        .put_subscriber("sip:alice@a.example", "441000000001")
+        .await
+        .unwrap();
+    let (mm, _) = accept_mm1(
+        &a.store,
+        "sip:alice@a.example",
+        &["sip:bob@b.example", "sip:gone@b.example"],
+        "to aiosmtpd",
+    )
+    .await;
+    wait_state(
+        &a.store,
+        &mm,
+        "sip:bob@b.example",
+        RecipientState::Forwarded,
+    )
+    .await;
+    let failed = wait_state(&a.store, &mm, "sip:gone@b.example", RecipientState::Failed).await;
+    assert!(failed.last_error.unwrap().contains("550"));
+
+    let Mm4Message::ForwardReq(fwd) = mm4_at(&peer_sink, 1).await else {
+        panic!("not MM4_forward.REQ");
+    };
+    let meta = a.store.mm(&mm).await.unwrap().unwrap().meta;
+    assert_eq!(fwd.message_id, meta.message_id);
+    assert_eq!(
+        fwd.rcpt_to[0].as_str(),
+        "sip%3Abob%40b.example/TYPE=SIP@mms.b.example"
+    );
+    assert_eq!(
+        fwd.from.as_str(),
+        "sip%3Aalice%40a.example/TYPE=SIP@mms.a.example"
+    );
+    assert_eq!(
+        fwd.originator_system.as_deref(),
+        Some("system-user@mms.a.example")
+    );
+    assert_eq!(fwd.ack_request, Some(true));
+    assert_eq!(fwd.subject.unwrap().text(), "to aiosmtpd");
+    assert_eq!(fwd.body.parts()[0].data.as_ref(), b"hello bob");
+
+    let pushes = wait_pushes(&sink, 1).await;
+    let (dest, Pdu::DeliveryInd(ind)) = &pushes[0] else {
+        panic!("not a delivery report: {pushes:?}");
+    };
+    assert_eq!(dest, "441000000001");
+    assert_eq!(ind.status, Status::UNREACHABLE);
+    assert_eq!(ind.to[0].text(), "sip%3Agone%40b.example/TYPE=SIP");
+    a.stop().await;
+}
+
+/// An MM4_forward.REQ from relay A's system to bob at B.
+fn forward_to_bob(message_id: &str) -> (mm4::Envelope, Vec<u8>) {
+    let alice = Address::parse("sip:alice@a.example").unwrap();
+    let bob = Address::parse("sip:bob@b.example").unwrap();
+    let req = send_req(&alice, &[&bob], "twice", "once only");
+    let mut params = ForwardParams::new(
+        Mm4Address::new(alice, "mms.a.example").unwrap(),
+        message_id,
+        "tx-dup-1",
+        secs_now(),
+        "mms.a.example",
+    );
+    let bob4 = Mm4Address::new(bob.clone(), "mms.b.example").unwrap();
+    params.recipient_domains = vec![(bob, "mms.b.example".into())];
+    params.rcpt_to = vec![bob4];
+    params.originator_system = Some("system-user@mms.a.example".into());
+    params.ack_request = true;
+    let fwd = mm4::forward_req_from_send_req(&req, &params).unwrap();
+    mm4::encode(&Mm4Message::from(fwd))
+}
+
+#[tokio::test]
+async fn duplicate_forward_is_answered_twice_but_delivered_once() {
+    if peer_missing(
+        "python3 module aiosmtpd",
+        runs("python3", &["-c", "import aiosmtpd"]),
+    ) {
+        return;
+    }
+    let res_sink = SmtpSink::start(&[]).await;
+    let dns = empty_zone().await;
+    let sink = SmscSink::start().await.unwrap();
+    let mut b = TestRelay::start("b.example", any_port(), loopback()).await;
+    b.start_workers(&dns, vec![peer("a.example", res_sink.addr)], &sink)
+        .await;
+    b.store
+        .put_subscriber("sip:bob@b.example", "4917612345678")
+        .await
+        .unwrap();
+
+    let (env, bytes) = forward_to_bob("dup-1@mms.a.example");
+    let client = SmtpClient::new(ClientConfig::new("mms.a.example"));
+    let host = [Host {
+        name: "b".into(),
+        addr: b.mm4_addr,
+    }];
+    let env = OutboundEnvelope {
+        mail_from: env.mail_from,
+        rcpt_to: env.rcpt_to,
+    };
+    client.send(&host, &env, &bytes).await.unwrap();
+    wait_pushes(&sink, 1).await;
+    client.send(&host, &env, &bytes).await.unwrap();
+
+    for n in 1..=2 {
+        let Mm4Message::ForwardRes(res) = mm4_at(&res_sink, n).await else {
+            panic!("not MM4_forward.RES");
+        };
+        assert_eq!(res.request_status, RequestStatus::Ok);
+        assert_eq!(res.transaction_id, "tx-dup-1");
+        assert_eq!(res.message_id, "dup-1@mms.a.example");
+    }
+    // The second .RES was queued after the duplicate was recognised; any second delivery would
+    // have been queued with it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(pushes(&sink).len(), 1, "bob was notified once");
+    client.close_idle().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn connection_from_outside_the_peer_networks_is_refused() {
+    let b = TestRelay::start("b.example", any_port(), vec!["10.0.0.0/8".into()]).await;
+    let (env, bytes) = forward_to_bob("refused@mms.a.example");
+    let client = SmtpClient::new(ClientConfig::new("mms.a.example"));
+    let err = client
+        .send(
+            &[Host {
+                name: "b".into(),
+                addr: b.mm4_addr,
+            }],
+            &OutboundEnvelope {
+                mail_from: env.mail_from,
+                rcpt_to: env.rcpt_to,
+            },
+            &bytes,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.reply().map(|r| r.code), Some(554), "{err}");
+    assert!(!err.is_transient());
+    b.stop().await;
+}
+
+async fn swaks(port: u16, from: &str, to: &str, body: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mm4.eml");
+    std::fs::write(&file, body).unwrap();
+    let out = tokio::time::timeout(
+        LIMIT,
+        tokio::process::Command::new("swaks")
+            .env("POSIXLY_CORRECT", "1")
+            .args(["--server", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--helo", "mms.a.example", "--timeout", "10"])
+            .args(["--from", from, "--to", to])
+            .arg("--data")
+            .arg(format!("@{}", file.display()))
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("swaks finished")
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "swaks failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test]
+async fn swaks_hand_written_forward_is_delivered_and_a_malformed_one_answered_format_corrupt() {
+    if peer_missing("swaks", runs("swaks", &["--version"]))
+        || peer_missing(
+            "python3 module aiosmtpd",
+            runs("python3", &["-c", "import aiosmtpd"]),
+        )
+    {
+        return;
+    }
+    let res_sink = SmtpSink::start(&[]).await;
+    let dns = empty_zone().await;
+    let sink = SmscSink::start().await.unwrap();
+    let mut b = TestRelay::start("b.example", any_port(), loopback()).await;
+    b.start_workers(&dns, vec![peer("a.example", res_sink.addr)], &sink)
+        .await;
+    b.store
+        .put_subscriber("sip:bob@b.example", "4917612345678")
+        .await
+        .unwrap();
+
+    let from = "sip%3Aalice%40a.example/TYPE=SIP@mms.a.example";
+    let to = "sip%3Abob%40b.example/TYPE=SIP@mms.b.example";
+    let head = format!(
+        "From: {from}\r\nTo: {to}\r\nDate: Sat, 28 Nov 2026 00:00:00 +0000\r\nSubject: via swaks\r\n\
+         Message-ID: <sw-1@mms.a.example>\r\nX-Mms-3GPP-MMS-Version: 6.10.0\r\n\
+         X-Mms-Message-Type: MM4_forward.REQ\r\nX-Mms-Transaction-ID: sw-1\r\n\
+         X-Mms-Message-ID: sw-msg-1@mms.a.example\r\nX-Mms-Ack-Request: Yes\r\n\
+         X-Mms-Originator-System: system-user@mms.a.example\r\n"
+    );
+    let good = format!("{head}Content-Type: text/plain; charset=utf-8\r\n\r\nhello from swaks\r\n");
+    swaks(b.mm4_addr.port(), from, to, &good).await;
+    let pushes = wait_pushes(&sink, 1).await;
+    let (dest, Pdu::NotificationInd(ni)) = &pushes[0] else {
+        panic!("not a notification: {pushes:?}");
+    };
+    assert_eq!(dest, "4917612345678");
+    assert_eq!(ni.subject.as_ref().unwrap().text(), "via swaks");
+    let Mm4Message::ForwardRes(res) = mm4_at(&res_sink, 1).await else {
+        panic!("not MM4_forward.RES");
+    };
+    assert_eq!(
+        (res.request_status, res.transaction_id.as_str()),
+        (RequestStatus::Ok, "sw-1")
+    );
+
+    let bad = head
+        .replace("sw-1", "sw-2")
+        .replace("X-Mms-3GPP-MMS-Version: 6.10.0\r\n", "")
+        + "\r\nno version header\r\n";
+    swaks(b.mm4_addr.port(), from, to, &bad).await;
+    let Mm4Message::ForwardRes(res) = mm4_at(&res_sink, 2).await else {
+        panic!("not MM4_forward.RES");
+    };
+    assert_eq!(res.transaction_id, "sw-2");
+    assert_eq!(res.request_status, RequestStatus::ErrorMessageFormatCorrupt);
+    b.stop().await;
+}
