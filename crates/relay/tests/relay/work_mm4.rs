@@ -11,6 +11,7 @@ use mms_pdu::{FromAddress, Pdu, Status};
 use mms_store::{
     Origin, OutboxEffects, RecipientEvent, RecipientState, RetrievalToken, Store, Timestamp,
 };
+use relay::jobs::Job;
 use test_peers::smsc::SmscSink;
 
 use crate::work_support::*;
@@ -146,6 +147,38 @@ async fn mm_crosses_mm4_to_relay_b_bob_is_notified_and_the_delivery_report_retur
     assert_eq!(ind.status, Status::RETRIEVED);
     assert_eq!(ind.message_id, a_meta.message_id);
     assert_eq!(ind.to[0].text(), "sip%3Abob%40b.example/TYPE=SIP");
+
+    // Bob reads it: B's MM1 side queues the read report for MM4 (MMS ENC §6.7.2, TS 23.140
+    // §8.4.3); relay A pushes m-read-orig-ind to alice.
+    let read = relay::jobs::Mm4ReadReplyJob(relay::jobs::ReadReportJob {
+        message_id: a_meta.message_id.clone(),
+        sender: "sip:alice@a.example".into(),
+        recipient: "sip:bob@b.example".into(),
+        read_status: 128,
+        date: secs_now(),
+        originator_system: None,
+    });
+    b.store
+        .enqueue(
+            vec![read.item("mm4-read-reply:test".into(), None, None, Timestamp::now())],
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    b.wake.notify_waiters();
+    let pushes = wait_pushes(&sink, 3).await;
+    let (dest, Pdu::ReadOrigInd(ind)) = &pushes[2] else {
+        panic!("not a read report: {pushes:?}");
+    };
+    assert_eq!(dest, "441000000001");
+    assert_eq!(ind.read_status, mms_pdu::ReadStatus::READ);
+    assert_eq!(ind.message_id, a_meta.message_id);
+    assert_eq!(
+        ind.from,
+        Some(FromAddress::Present(mms_pdu::EncodedString::plain(
+            "sip%3Abob%40b.example/TYPE=SIP"
+        )))
+    );
     a.stop().await;
     b.stop().await;
 }
@@ -441,5 +474,53 @@ async fn swaks_hand_written_forward_is_delivered_and_a_malformed_one_answered_fo
     };
     assert_eq!(res.transaction_id, "sw-2");
     assert_eq!(res.request_status, RequestStatus::ErrorMessageFormatCorrupt);
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn forward_res_with_an_error_status_turns_into_a_failure_report_to_alice() {
+    let dns = empty_zone().await;
+    let sink = SmscSink::start().await.unwrap();
+    let mut a = TestRelay::start("a.example", any_port(), loopback()).await;
+    let mut b = TestRelay::start("b.example", any_port(), loopback()).await;
+    // A believes c.example is served by B; B serves only mms.b.example.
+    a.start_workers(&dns, vec![peer("c.example", b.mm4_addr)], &sink)
+        .await;
+    b.start_workers(&dns, vec![peer("a.example", a.mm4_addr)], &sink)
+        .await;
+    a.store
+        .put_subscriber("sip:alice@a.example", "441000000001")
+        .await
+        .unwrap();
+    let (mm, _) = accept_mm1(
+        &a.store,
+        "sip:alice@a.example",
+        &["sip:carol@c.example"],
+        "lost",
+    )
+    .await;
+    // SMTP 250 handed responsibility over (TS 23.140 §8.4.1) ...
+    wait_state(
+        &a.store,
+        &mm,
+        "sip:carol@c.example",
+        RecipientState::Forwarded,
+    )
+    .await;
+    // ... and B's MM4_forward.RES Error-sending-address-unresolved reaches alice as a report.
+    let pushes = wait_pushes(&sink, 1).await;
+    let (dest, Pdu::DeliveryInd(ind)) = &pushes[0] else {
+        panic!("not a delivery report: {pushes:?}");
+    };
+    assert_eq!(dest, "441000000001");
+    assert_eq!(ind.status, Status::UNREACHABLE);
+    assert!(
+        ind.status_text
+            .as_ref()
+            .unwrap()
+            .text()
+            .contains("Error-sending-address-unresolved")
+    );
+    a.stop().await;
     b.stop().await;
 }
