@@ -9,6 +9,10 @@ use std::process::ExitCode;
 mod pdu_cmd;
 mod resolve_cmd;
 mod send_cmd;
+mod config_cmd;
+mod demo_cmd;
+mod serve_cmd;
+mod subscriber_cmd;
 
 #[derive(Parser)]
 #[command(name = "mmsrelay", version, about = "MMS Relay/Server for SIP and tel addresses")]
@@ -25,6 +29,14 @@ enum Command {
     Resolve(resolve_cmd::Args),
     /// Send an MM as a user agent over MM1 (m-send-req) and print the m-send-conf.
     Send(send_cmd::Args),
+    /// Run the relay (MM1, MM4, notifier, workers, admin) until SIGTERM/SIGINT.
+    Serve(serve_cmd::Args),
+    /// Print an example configuration or check one.
+    Config(config_cmd::Args),
+    /// Manage the local subscriber table (IMPU <-> MSISDN).
+    Subscriber(subscriber_cmd::Args),
+    /// Run two relays, DNS, HSS, SMSC and user agents on loopback and send MMs end to end.
+    Demo(demo_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,5 +45,9 @@ fn main() -> ExitCode {
         Command::Pdu(args) => pdu_cmd::run(args),
         Command::Resolve(args) => resolve_cmd::run(args),
         Command::Send(args) => send_cmd::run(args),
+        Command::Serve(args) => serve_cmd::run(args),
+        Command::Config(args) => config_cmd::run(args),
+        Command::Subscriber(args) => subscriber_cmd::run(args),
+        Command::Demo(args) => demo_cmd::run(args),
     }
 }
