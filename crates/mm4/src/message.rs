@@ -29,9 +29,16 @@ impl Mm4Address {
     }
 
     /// Parses the MM4 form (an optional `<…>` is accepted); the exact inverse of `Display`.
+    /// An address whose canonical form would be longer than
+    /// [`mms_address::MAX_ADDRESS_LEN`] is refused, so every `Mm4Address` parses back.
     pub fn parse(s: &str) -> Result<Self, Mm4AddressError> {
         let (address, domain) = Address::from_mm4(s)?;
         let text = address.to_mm4(&domain)?;
+        if text.len() > mms_address::MAX_ADDRESS_LEN {
+            return Err(Mm4AddressError::LocalPart(
+                mms_address::AddressError::TooLong,
+            ));
+        }
         Ok(Mm4Address {
             text,
             address,

@@ -4,7 +4,8 @@
 //! * `application/vnd.wap.multipart.{related,mixed,alternative}` at the top are
 //!   `multipart/{related,mixed,alternative}`; `type`, `start` and other parameters are kept.
 //! * Each part keeps Content-Type with its parameters (charset by MIME name), Content-ID and
-//!   Content-Location (as written, brackets and all) and its application headers.
+//!   Content-Location (as written, brackets and all) and its other `Content-*` and `X-*`
+//!   headers (text values).
 //! * Text parts that are 7-bit clean CRLF text go as `7bit`, every other part as `base64`, so
 //!   the octets (and the part's charset) come back exactly.
 //! * A part whose data is already base64 or quoted-printable (a textual
@@ -103,6 +104,16 @@ fn is_media_name(n: &str) -> bool {
 /// An RFC 5322 §2.2 field name: printable US-ASCII except `:`.
 fn is_header_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|c| c.is_ascii_graphic() && c != b':')
+}
+
+/// Part headers carried besides the structural ones: `Content-*` (Disposition, Description,
+/// Language ...) and `X-*` application headers (RFC 2045 §9). Others (Date, From ...) have no
+/// meaning on a body part and are dropped.
+fn is_kept_part_header(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    is_header_name(name)
+        && (lower.starts_with("content-") || lower.starts_with("x-"))
+        && !STRUCTURAL.contains(&lower.as_str())
 }
 
 fn is_token_char(c: u8) -> bool {
@@ -306,11 +317,10 @@ fn build_part(p: &Part) -> MimePart<'static> {
         m = m.header("Content-Location", Raw::new(encode_utf8(loc)));
     }
     for h in &p.headers {
-        if let (HeaderName::Text(name), Some(value)) = (&h.name, h.value_text()) {
-            let lower = name.to_ascii_lowercase();
-            if is_header_name(name) && !STRUCTURAL.contains(&lower.as_str()) {
-                m = m.header(name.clone(), Raw::new(encode_utf8(&value)));
-            }
+        if let (HeaderName::Text(name), Some(value)) = (&h.name, h.value_text())
+            && is_kept_part_header(name)
+        {
+            m = m.header(name.clone(), Raw::new(encode_utf8(&value)));
         }
     }
     m
@@ -338,7 +348,7 @@ fn part_content_type(part: &MessagePart) -> (String, Vec<(String, String)>) {
                 .attributes
                 .iter()
                 .flatten()
-                .map(|a| (a.name.to_string(), a.value.to_string()))
+                .map(|a| (a.name.to_string(), a.value.replace(['\r', '\n'], "")))
                 .collect();
             (media.to_ascii_lowercase(), params)
         }
@@ -416,7 +426,7 @@ fn collect_parts(
     p.content_location = raw_header(raw, part, "Content-Location").map(|v| decode_utf8(&v));
     for h in &part.headers {
         let name = h.name.as_str();
-        if !is_header_name(name) || STRUCTURAL.contains(&name.to_ascii_lowercase().as_str()) {
+        if !is_kept_part_header(name) {
             continue;
         }
         if let Some(bytes) = raw.get(h.offset_start as usize..h.offset_end as usize) {
