@@ -283,6 +283,53 @@ mod tests {
         assert_eq!(Pdu::decode_slice(&pdu.encode()).unwrap(), pdu);
     }
 
+    #[tokio::test]
+    async fn posts_to_a_relay_and_reads_its_m_send_conf() {
+        use relay::mm1::{self, Mm1State};
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = relay::config::RelayConfig::default();
+        config.relay.store = dir.path().display().to_string();
+        let store = mms_store::AnyStore::open(&config.relay.store)
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let state = Mm1State::from_config(std::sync::Arc::new(config), store, None);
+        let server = tokio::spawn(mm1::serve(listener, state, std::future::pending()));
+
+        let asserted = "X-3GPP-Asserted-Identity: \"sip:alice@a.example\"";
+        let cli = Cli::parse_from([
+            "x",
+            "--relay",
+            &url,
+            "--to",
+            "sip:bob@b.example",
+            "--text",
+            "hi",
+            "--header",
+            asserted,
+        ]);
+        let body = Pdu::SendReq(build(&cli.args).unwrap()).encode();
+        let conf = post(&cli.args, body).await.unwrap();
+        assert!(conf.response_status.is_ok(), "{conf:?}");
+        assert!(conf.message_id.is_some());
+
+        // Without an identity the relay refuses: Error-permanent-service-denied.
+        let cli = Cli::parse_from([
+            "x",
+            "--relay",
+            &url,
+            "--to",
+            "sip:bob@b.example",
+            "--text",
+            "hi",
+        ]);
+        let body = Pdu::SendReq(build(&cli.args).unwrap()).encode();
+        let conf = post(&cli.args, body).await.unwrap();
+        assert_eq!(conf.response_status.0, 225);
+        server.abort();
+    }
+
     #[test]
     fn nothing_to_send_is_bad_input() {
         let cli = Cli::parse_from(["x", "--relay", "http://x/", "--to", "sip:bob@b.example"]);

@@ -94,7 +94,8 @@ pub enum SendError {
     /// Not a decodable PDU (MMS ENC §7).
     #[error("malformed PDU: {0}")]
     Malformed(#[from] DecodeError),
-    /// X-Mms-MMS-Version with a major version other than 1 (MMS ENC §9 version management).
+    /// X-Mms-MMS-Version (MMS ENC §7.3.34) with a major version other than 1: ENC version
+    /// management answers it with `Error-unsupported-message`.
     #[error("unsupported MMS major version {0}")]
     UnsupportedVersion(MmsVersion),
     /// A PDU type this listener does not serve (e.g. m-forward-req, MMBox requests).
