@@ -5,3 +5,6 @@ mod resolve;
 
 #[path = "cli/pdu.rs"]
 mod pdu;
+
+#[path = "cli/e2e.rs"]
+mod e2e;
