@@ -1063,15 +1063,20 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
                 let to = Mm4Address::new(address, domain).map_err(|e| format!("sender: {e}"))?;
                 Ok((to, self.hosts_of_domain(domain).await))
             }
-            None => {
-                let hosts = self.hosts_of_address(&address).await;
-                let domain = match self.resolver.resolve(&address).await.outcome {
-                    Ok(Route::Peer { mmse_domain, .. }) => mmse_domain,
-                    _ => return Err(format!("no MMSE domain for {sender}")),
-                };
-                let to = Mm4Address::new(address, &domain).map_err(|e| format!("sender: {e}"))?;
-                Ok((to, hosts))
-            }
+            None => match self.resolver.resolve(&address).await.outcome {
+                Ok(Route::Peer { mmse_domain, hosts }) => {
+                    let to = Mm4Address::new(address, &mmse_domain)
+                        .map_err(|e| format!("sender: {e}"))?;
+                    Ok((to, Ok(self.to_hosts(hosts))))
+                }
+                Ok(Route::Local) => Err(format!("{sender} is served by this relay")),
+                Err(e) if e.is_transient() => {
+                    let to = Mm4Address::new(address, &self.me.mmse_domain)
+                        .map_err(|e| format!("sender: {e}"))?;
+                    Ok((to, Err(HostError::Transient(e.to_string()))))
+                }
+                Err(e) => Err(format!("no route to {sender}: {e}")),
+            },
         }
     }
 
