@@ -133,6 +133,6 @@ mod tests {
         metrics::counter!("admin_test_total").increment(2);
         let text = b.render();
         assert!(text.contains("admin_test_total 2"), "{text}");
-        assert_eq!(a.render().contains("admin_test_total"), true);
+        assert!(a.render().contains("admin_test_total"));
     }
 }
