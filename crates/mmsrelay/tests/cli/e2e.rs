@@ -9,6 +9,9 @@
 #[path = "../../src/ua.rs"]
 mod ua;
 
+#[path = "e2e_pg.rs"]
+mod pg;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -129,7 +132,7 @@ fn wait_line(
     rx.recv_timeout(timeout).ok()
 }
 
-fn start_dnsmasq(port: u16) -> Proc {
+fn start_dnsmasq(port: u16, extra: &[&str]) -> Proc {
     let mut cmd = Command::new("/usr/sbin/dnsmasq");
     cmd.args([
         "-k",
@@ -151,6 +154,7 @@ fn start_dnsmasq(port: u16) -> Proc {
         "--mx-host=mms.b.example,mx.mms.b.example,10",
         "--host-record=mx.mms.b.example,127.0.0.1",
     ])
+    .args(extra)
     .stdout(Stdio::null())
     .stderr(Stdio::null());
     Proc {
@@ -325,7 +329,7 @@ impl Net {
     async fn start(with_b: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let dns_port = free_udp_tcp_port();
-        let dns = start_dnsmasq(dns_port);
+        let dns = start_dnsmasq(dns_port, &[]);
         let hss = TestHss::start("hss.example").await.unwrap();
         hss.add_subscriber("4917612345678", &[BOB_SIP, BOB_TEL]);
         let smsc_a = Smsc::start(dir.path(), "a");
