@@ -65,6 +65,16 @@ async fn send_req_is_stored_with_one_resolve_job_per_recipient_and_confirmed_ok_
             .iter()
             .all(|r| r.state == RecipientState::Resolving)
     );
+    // Each Resolve item hands the recipient's stored retrieval token on (for the push).
+    for item in &items {
+        let job = ResolveJob::from_payload(&item.payload).unwrap();
+        let recipient = item.recipient.as_deref().unwrap();
+        assert_eq!(
+            job.retrieval_token,
+            Some(relay.token_for(recipient).await),
+            "{recipient}"
+        );
+    }
     // The stored PDU names the authenticated sender.
     match mm1::stored_pdu(&mm).unwrap() {
         Pdu::SendReq(s) => assert_eq!(
