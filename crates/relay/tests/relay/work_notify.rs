@@ -305,3 +305,49 @@ async fn smsc_throttling_is_retried_and_a_permanent_refusal_fails_the_recipient(
     }
     workers.stop().await;
 }
+
+#[tokio::test]
+async fn expired_recipient_report_queued_by_the_store_reaches_the_sender_as_expired() {
+    let (_dir, store) = store().await;
+    store
+        .put_subscriber("sip:alice@a.example", "4917600000001")
+        .await
+        .unwrap();
+    // DNS never answers: the recipient stays Resolving until the MM expires.
+    let dns = DnsZone::new(["example", "e164.arpa"])
+        .never_answer()
+        .serve()
+        .await
+        .unwrap();
+    let sink = SmscSink::start().await.unwrap();
+    let workers = Workers::start(&store, &dns, &sink, None, PushMode::Udh).await;
+    let (mm, _) = accept_mm1_expiring(
+        &store,
+        "sip:alice@a.example",
+        &["sip:erin@e.example"],
+        "hi",
+        Duration::from_millis(500),
+    )
+    .await;
+    // The sweeper's step once the MM expired: the store expires the recipient and queues its
+    // report with an empty payload; the notifier rebuilds it from the MM and the recipient.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let expired = store
+        .expire_due(mms_store::Timestamp::now(), 10)
+        .await
+        .unwrap();
+    assert_eq!(expired.len(), 1);
+    assert!(expired[0].report_queued);
+    let pushes = wait_pushes(&sink, 1).await;
+    let (dest, Pdu::DeliveryInd(ind)) = &pushes[0] else {
+        panic!("not m-delivery-ind: {pushes:?}");
+    };
+    assert_eq!(dest, "4917600000001");
+    assert_eq!(ind.status, Status::EXPIRED);
+    assert_eq!(ind.to[0].text(), "sip%3Aerin%40e.example/TYPE=SIP");
+    assert_eq!(
+        record(&store, &mm, "sip:erin@e.example").await.state,
+        RecipientState::Expired
+    );
+    workers.stop().await;
+}

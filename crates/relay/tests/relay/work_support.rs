@@ -90,6 +90,17 @@ pub async fn accept_mm1(
     to: &[&str],
     subject: &str,
 ) -> (MmId, Vec<(String, RetrievalToken)>) {
+    accept_mm1_expiring(store, from, to, subject, Duration::from_secs(3600)).await
+}
+
+/// [`accept_mm1`] with an MM that expires after `lifetime`.
+pub async fn accept_mm1_expiring(
+    store: &SqliteStore,
+    from: &str,
+    to: &[&str],
+    subject: &str,
+    lifetime: Duration,
+) -> (MmId, Vec<(String, RetrievalToken)>) {
     let sender = Address::parse(from).unwrap();
     let recipients: Vec<Address> = to.iter().map(|a| Address::parse(a).unwrap()).collect();
     let req = send_req(
@@ -110,7 +121,7 @@ pub async fn accept_mm1(
         subject: Some(subject.into()),
         size: (headers.len() + body.len()) as u64,
         date: Timestamp::from_millis(1_800_000_000_000),
-        expiry: now.plus(Duration::from_secs(3600)),
+        expiry: now.plus(lifetime),
         delivery_report: true,
         read_report: false,
         origin: Origin::Mm1 {
