@@ -642,3 +642,55 @@ fn config_example_checks_and_subscriber_table_round_trips() {
         Some(2)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_logs_json_answers_health_and_metrics_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[relay]\nstore = \"{}\"\n[mm1]\nlisten = \"127.0.0.1:0\"\n[mm4]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n[resolver]\nnameservers = [\"127.0.0.1:9\"]\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("serve.log");
+    let mut child = Command::new(bin())
+        .args(["serve", "--log-format", "json", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut proc = Proc { child };
+    let ready = wait_line(stdout, "READY", Duration::from_secs(30)).expect("READY line");
+    let admin = ready
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("admin="))
+        .unwrap()
+        .to_owned();
+    let health = reqwest::get(format!("http://{admin}/health"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let metrics = reqwest::get(format!("http://{admin}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    let status = proc
+        .terminate(Duration::from_secs(20))
+        .expect("exits on SIGTERM");
+    assert!(status.success(), "{status:?}");
+    let logs = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v.get("level").is_some(), "{line}");
+    }
+    assert!(logs.contains("relay stopped"), "{logs}");
+}
