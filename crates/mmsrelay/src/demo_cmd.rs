@@ -12,7 +12,7 @@
 //! Exit codes: 0 every step succeeded, 1 a step failed or the time ran out, 2 setup failed.
 
 #[path = "ua.rs"]
-mod ua;
+pub(crate) mod ua;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -44,11 +44,11 @@ pub struct Args {
     log: Option<String>,
 }
 
-const ALICE_SIP: &str = "sip:alice@a.example";
+pub(crate) const ALICE_SIP: &str = "sip:alice@a.example";
 const ALICE_TEL: &str = "tel:+447700900001";
 const CAROL_SIP: &str = "sip:carol@a.example";
 const CAROL_TEL: &str = "tel:+447700900003";
-const BOB_SIP: &str = "sip:bob@b.example";
+pub(crate) const BOB_SIP: &str = "sip:bob@b.example";
 const BOB_TEL: &str = "tel:+4917612345678";
 
 /// Per-step wait for a push or report.
@@ -82,7 +82,10 @@ pub fn run(args: Args) -> ExitCode {
     let started = Instant::now();
     let code = runtime.block_on(async {
         let world = match World::start(&dir).await {
-            Ok(w) => w,
+            Ok(w) => {
+                w.print_setup();
+                w
+            }
             Err(e) => {
                 eprintln!("mmsrelay demo: setup failed: {e}");
                 return ExitCode::from(2);
@@ -120,12 +123,12 @@ pub fn run(args: Args) -> ExitCode {
     code
 }
 
-/// Everything the demo runs.
-struct World {
+/// Everything the demo runs (also the set-up of `mmsrelay bench`).
+pub(crate) struct World {
     dns: DnsServer,
     hss: TestHss,
     smsc_a: SmscSink,
-    smsc_b: SmscSink,
+    pub(crate) smsc_b: SmscSink,
     relay_a: RunningRelay,
     relay_b: RunningRelay,
     config_a: RelayConfig,
@@ -201,7 +204,7 @@ enabled = false
 }
 
 impl World {
-    async fn start(dir: &std::path::Path) -> Result<Self, String> {
+    pub(crate) async fn start(dir: &std::path::Path) -> Result<Self, String> {
         let loopback = Ipv4Addr::LOCALHOST;
         let dns = DnsZone::new(["e164.arpa", "example"])
             .ttl(60)
@@ -299,7 +302,6 @@ impl World {
             config_a,
             config_b,
         };
-        world.print_setup();
         Ok(world)
     }
 
@@ -335,7 +337,7 @@ impl World {
         );
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let Self {
             hss,
             relay_a,
@@ -346,7 +348,7 @@ impl World {
         hss.stop().await;
     }
 
-    fn mm1(&self, relay: char) -> String {
+    pub(crate) fn mm1(&self, relay: char) -> String {
         match relay {
             'A' => format!("http://{}/", self.relay_a.addresses.mm1),
             _ => format!("http://{}/", self.relay_b.addresses.mm1),

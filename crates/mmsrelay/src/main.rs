@@ -6,6 +6,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod bench_cmd;
 mod pdu_cmd;
 mod resolve_cmd;
 mod send_cmd;
@@ -37,6 +38,8 @@ enum Command {
     Subscriber(subscriber_cmd::Args),
     /// Run two relays, DNS, HSS, SMSC and user agents on loopback and send MMs end to end.
     Demo(demo_cmd::Args),
+    /// Load-test the whole chain on loopback (MM1 -> MM4 -> Sh -> SMPP) and report MM/s and latency.
+    Bench(bench_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,5 +52,6 @@ fn main() -> ExitCode {
         Command::Config(args) => config_cmd::run(args),
         Command::Subscriber(args) => subscriber_cmd::run(args),
         Command::Demo(args) => demo_cmd::run(args),
+        Command::Bench(args) => bench_cmd::run(args),
     }
 }

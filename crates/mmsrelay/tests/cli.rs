@@ -8,3 +8,6 @@ mod pdu;
 
 #[path = "cli/e2e.rs"]
 mod e2e;
+
+#[path = "cli/bench.rs"]
+mod bench;
