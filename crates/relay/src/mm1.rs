@@ -230,6 +230,8 @@ struct Inner<S: Store> {
     opts: ParseOptions,
     store: S,
     identity: IdentitySources<S>,
+    /// Notified when a request queued work, so this node's workers take it at once.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl<S: Store> Mm1State<S> {
@@ -242,7 +244,25 @@ impl<S: Store> Mm1State<S> {
                 opts,
                 store,
                 identity,
+                wake: Arc::new(tokio::sync::Notify::new()),
             }),
+        }
+    }
+
+    /// Wakes `wake`'s waiters (this node's outbox workers) whenever a request queued work, instead
+    /// of leaving it to their next poll. Call it on a new state, before it is cloned.
+    pub fn with_wake(self, wake: Arc<tokio::sync::Notify>) -> Self {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.wake = wake;
+                Self {
+                    inner: Arc::new(inner),
+                }
+            }
+            Err(inner) => {
+                tracing::warn!("Mm1State::with_wake on a shared state: workers will poll instead");
+                Self { inner }
+            }
         }
     }
 
@@ -690,6 +710,7 @@ async fn send<S: Store>(
             now,
         )
         .await?;
+    inner.wake.notify_waiters();
     tracing::debug!(%sender, %message_id, recipients = recipients.len(), "m-send-req accepted");
 
     let response_text = (!refused.is_empty())
@@ -781,7 +802,10 @@ async fn finish_delivery<S: Store>(
         .update_recipient(mm_id, recipient, event, effects, now)
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            state.inner.wake.notify_waiters();
+            Ok(())
+        }
         Err(UpdateError::Transition(t)) => {
             // Repeated or late indication (already retrieved, expired …): nothing to change.
             tracing::debug!(error = %t, "MM1 indication after the recipient's final state");
@@ -893,6 +917,7 @@ async fn read_rec<S: Store>(
         Mm4ReadReplyJob(job).item(key, None, None, now)
     };
     inner.store.enqueue(vec![item], now).await?;
+    inner.wake.notify_waiters();
     Ok(())
 }
 

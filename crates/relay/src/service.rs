@@ -278,7 +278,7 @@ impl RunningRelay {
                 source,
             })?;
         self.addresses.mm1 = mm1_addr;
-        let state = Mm1State::from_config(config.clone(), store, sh);
+        let state = Mm1State::from_config(config.clone(), store, sh).with_wake(self.wake.clone());
         let stop = cancel.clone();
         self.tasks.push(logged(
             "mm1",

@@ -9,9 +9,9 @@ mod mm1_identity;
 mod mm1_support;
 #[path = "relay/mm1_vectors.rs"]
 mod mm1_vectors;
+#[path = "relay/work_mm4.rs"]
+mod work_mm4;
 #[path = "relay/work_notify.rs"]
 mod work_notify;
 #[path = "relay/work_support.rs"]
 mod work_support;
-#[path = "relay/work_mm4.rs"]
-mod work_mm4;
