@@ -7,16 +7,20 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod bench_cmd;
+mod config_cmd;
+mod demo_cmd;
 mod pdu_cmd;
 mod resolve_cmd;
 mod send_cmd;
-mod config_cmd;
-mod demo_cmd;
 mod serve_cmd;
 mod subscriber_cmd;
 
 #[derive(Parser)]
-#[command(name = "mmsrelay", version, about = "MMS Relay/Server for SIP and tel addresses")]
+#[command(
+    name = "mmsrelay",
+    version,
+    about = "MMS Relay/Server for SIP and tel addresses"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

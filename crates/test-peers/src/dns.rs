@@ -412,15 +412,25 @@ mod tests {
 
     #[tokio::test]
     async fn records_outside_every_origin_are_refused() {
-        let err = DnsZone::new(["example"]).a("host.other", Ipv4Addr::LOCALHOST).serve().await;
+        let err = DnsZone::new(["example"])
+            .a("host.other", Ipv4Addr::LOCALHOST)
+            .serve()
+            .await;
         assert!(matches!(err, Err(DnsZoneError::Invalid(m)) if m.contains("host.other")));
-        let err = DnsZone::new(["example"]).mx("mms.example", 10, "bad..name").serve().await;
+        let err = DnsZone::new(["example"])
+            .mx("mms.example", 10, "bad..name")
+            .serve()
+            .await;
         assert!(matches!(err, Err(DnsZoneError::Invalid(_))));
     }
 
     #[tokio::test]
     async fn serves_udp_and_tcp_on_one_port_and_counts_queries() {
-        let server = DnsZone::new(["example"]).a("h.example", Ipv4Addr::LOCALHOST).serve().await.unwrap();
+        let server = DnsZone::new(["example"])
+            .a("h.example", Ipv4Addr::LOCALHOST)
+            .serve()
+            .await
+            .unwrap();
         assert_eq!(server.queries_received(), 0);
         assert!(std::net::TcpStream::connect(server.addr()).is_ok());
     }
