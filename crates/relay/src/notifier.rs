@@ -48,7 +48,8 @@ use crate::routing::{MsisdnError, QueueTuning, msisdn_for};
 use crate::worker::{self, Handler, Outcome};
 
 /// `[smsc]`: the SMSC the relay binds to as an ESME (SMPP 3.4 §4.1, DESIGN.md §5 step 4).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+/// Its `Debug` output (and so the config's) leaves the password out.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmscConfig {
     /// The SMSC's host name or IP address.
@@ -79,6 +80,27 @@ pub struct SmscConfig {
     pub enquire_link_secs: u64,
     /// Largest delay between reconnect attempts, in milliseconds.
     pub reconnect_max_ms: u64,
+}
+
+impl std::fmt::Debug for SmscConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmscConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("system_id", &self.system_id)
+            .field("password", &"<redacted>")
+            .field("system_type", &self.system_type)
+            .field("window", &self.window)
+            .field("throttle_per_second", &self.throttle_per_second)
+            .field("registered_delivery", &self.registered_delivery)
+            .field("source_address", &self.source_address)
+            .field("source_ton", &self.source_ton)
+            .field("source_npi", &self.source_npi)
+            .field("response_timeout_ms", &self.response_timeout_ms)
+            .field("enquire_link_secs", &self.enquire_link_secs)
+            .field("reconnect_max_ms", &self.reconnect_max_ms)
+            .finish()
+    }
 }
 
 impl Default for SmscConfig {

@@ -135,7 +135,8 @@ impl Body {
 }
 
 /// bind_transmitter / bind_receiver / bind_transceiver body (SMPP 3.4 §4.1.1).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Its `Debug` output leaves the password out, so logging a bind or a session config leaks no secret.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Bind {
     /// system_id, up to 15 characters.
     pub system_id: String,
@@ -151,6 +152,20 @@ pub struct Bind {
     pub addr_npi: u8,
     /// address_range, up to 40 characters.
     pub address_range: String,
+}
+
+impl std::fmt::Debug for Bind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bind")
+            .field("system_id", &self.system_id)
+            .field("password", &"<redacted>")
+            .field("system_type", &self.system_type)
+            .field("interface_version", &self.interface_version)
+            .field("addr_ton", &self.addr_ton)
+            .field("addr_npi", &self.addr_npi)
+            .field("address_range", &self.address_range)
+            .finish()
+    }
 }
 
 /// bind_*_resp body (SMPP 3.4 §4.1.2).
@@ -760,6 +775,20 @@ fn decode_sm(r: &mut Reader<'_>) -> Result<SubmitSm, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bind_debug_leaves_the_password_out() {
+        let bind = Bind {
+            system_id: "relay".into(),
+            password: "s3cret".into(),
+            ..Bind::default()
+        };
+        let shown = format!("{bind:?}");
+        assert!(
+            shown.contains("relay") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn enquire_link_is_16_octet_header_smpp_4_11_1() {
