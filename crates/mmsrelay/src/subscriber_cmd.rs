@@ -35,6 +35,8 @@ enum Action {
         /// The IMS public identity.
         impu: String,
     },
+    /// List every subscriber, one `IMPU -> MSISDN` line each, sorted by IMPU.
+    List,
     /// Show the MSISDN of an IMPU and every IMPU of that MSISDN.
     Show {
         /// The IMS public identity.
@@ -118,6 +120,13 @@ async fn act(location: &str, action: Action) -> Result<ExitCode, String> {
                 println!("{impu}: no such subscriber");
                 Ok(ExitCode::from(1))
             }
+        }
+        Action::List => {
+            let all = store.subscribers().await.map_err(|e| e.to_string())?;
+            for (impu, msisdn) in &all {
+                println!("{impu} -> {msisdn}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Action::Show { impu } => {
             let impu = canonical_impu(&impu)?;

@@ -621,6 +621,15 @@ macro_rules! backend {
                 Ok(rows.iter().map(|r| r.try_get("impu")).collect::<Result<_, _>>()?)
             }
 
+            pub(crate) async fn subscribers(c: &mut Conn) -> Result<Vec<(String, String)>, StoreError> {
+                let rows = sqlx::query("SELECT impu, msisdn FROM subscriber ORDER BY impu")
+                    .fetch_all(&mut *c)
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get("impu")?, r.try_get("msisdn")?)))
+                    .collect()
+            }
+
             pub(crate) async fn radius_start(c: &mut Conn, b: RadiusBinding) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO radius_binding (ip, msisdn, session_id, updated_ms) VALUES ($1, $2, $3, $4) \
@@ -781,6 +790,10 @@ macro_rules! backend {
             async fn impus_for_msisdn(&self, msisdn: &str) -> Result<Vec<String>, $crate::StoreError> {
                 let msisdn = msisdn.to_owned();
                 self.read(move |c| Box::pin(q::impus_for_msisdn(c, msisdn))).await
+            }
+
+            async fn subscribers(&self) -> Result<Vec<(String, String)>, $crate::StoreError> {
+                self.read(move |c| Box::pin(q::subscribers(c))).await
             }
 
             async fn radius_start(&self, binding: $crate::RadiusBinding) -> Result<(), $crate::StoreError> {

@@ -180,6 +180,10 @@ pub trait Store: Clone + Send + Sync + 'static {
         msisdn: &str,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
+    /// Every subscriber as (IMPU, MSISDN), sorted by IMPU.
+    fn subscribers(&self)
+    -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send;
+
     /// Records RADIUS Accounting Start or Interim (RFC 2866): the IP now belongs to the MSISDN.
     fn radius_start(
         &self,
@@ -345,6 +349,10 @@ impl Store for AnyStore {
 
     async fn impus_for_msisdn(&self, msisdn: &str) -> Result<Vec<String>, StoreError> {
         dispatch!(self, s => s.impus_for_msisdn(msisdn))
+    }
+
+    async fn subscribers(&self) -> Result<Vec<(String, String)>, StoreError> {
+        dispatch!(self, s => s.subscribers())
     }
 
     async fn radius_start(&self, binding: RadiusBinding) -> Result<(), StoreError> {

@@ -632,6 +632,17 @@ fn config_example_checks_and_subscriber_table_round_trips() {
             .status
             .success()
     );
+    assert!(
+        sub(&["add", "tel:+44-7700-900004", "447700900004"])
+            .status
+            .success()
+    );
+    let list = sub(&["list"]);
+    assert!(list.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout),
+        "sip:Dave@d.example -> 447700900004\ntel:+447700900004 -> 447700900004\n"
+    );
     let show = sub(&["show", "sip:Dave@d.example"]);
     assert!(show.status.success());
     assert!(String::from_utf8_lossy(&show.stdout).contains("447700900004"));

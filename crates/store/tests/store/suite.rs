@@ -751,6 +751,20 @@ pub async fn subscribers_map_impus_to_msisdns(b: Backend) {
             "tel:+4917612345678".to_string()
         ]
     );
+    assert_eq!(
+        s.subscribers().await.unwrap(),
+        vec![
+            ("sip:bob@b.example".to_string(), "4917612345678".to_string()),
+            (
+                "sip:carol@b.example".to_string(),
+                "4917600000000".to_string()
+            ),
+            (
+                "tel:+4917612345678".to_string(),
+                "4917612345678".to_string()
+            ),
+        ]
+    );
     s.put_subscriber("sip:bob@b.example", "4917699999999")
         .await
         .unwrap();
