@@ -373,7 +373,7 @@ async fn collect_pushes(world: Arc<World>, pushes: Arc<Mutex<Pushes>>, stop: Arc
         }
         done = records.len();
         // Bound the cost of copying the record list (it grows with the run).
-        tokio::time::sleep(Duration::from_millis(5 + (done / 2000) as u64)).await;
+        tokio::time::sleep(Duration::from_millis(5 + (done / 200) as u64)).await;
     }
 }
 
