@@ -1,65 +1,96 @@
 //! `mmsrelay bench`: the end-to-end load benchmark (DESIGN.md §1 and §11) on one machine.
 //!
-//! Starts the same world as `mmsrelay demo` (DNS zone, relay A with its subscriber table, relay B
-//! with the test HSS over Diameter Sh, one SMSC sink per relay, all on loopback, stores in a
-//! temporary directory) and has C concurrent user agents send `m-send-req` over MM1 to relay A,
-//! `sip:alice@a.example` → `sip:bob@b.example`. Each MM then goes A → MM4 (SMTP) → B → Sh UDR →
-//! WAP push over SMPP to B's SMSC sink. Each MM carries the subject `bench <n>`; the push is
-//! matched to its MM by that subject in the reassembled `m-notification-ind`, and its time is the
-//! moment the bench first saw the push's first segment at the sink.
+//! Starts the peers of `mmsrelay demo` in this process (DNS zone, test HSS over Diameter Sh, one
+//! SMSC sink per relay, all on loopback) and relay A and relay B as `mmsrelay serve` child
+//! processes with generated configurations and SQLite stores in a temporary directory, so each
+//! relay's CPU time and peak RSS are its own (/proc/<pid>). User agents send `m-send-req` over MM1
+//! to relay A, `sip:alice@a.example` → `sip:bob@b.example`; each MM then goes A → MM4 (SMTP) →
+//! B → Sh UDR → WAP push over SMPP to B's SMSC sink. Each MM carries the subject `bench <n>`; the
+//! push is matched to its MM by that subject in the reassembled `m-notification-ind`, and its
+//! time is the moment the bench first saw the push's first segment at the sink.
 //!
-//! Reported: MM/s accepted (m-send-conf Ok), MM/s pushed, latency submit → push and submit →
-//! m-send-conf, CPU time and peak RSS of the whole process (relays, peers and load generator
-//! together). With the baseline (default), the same MM1 load is then sent to the floor of the
-//! work — a minimal axum handler doing only the same durable `Store::accept_mm` (one recipient,
-//! one outbox item) on its own SQLite store — and the ratio ours/baseline is reported.
+//! Load: closed loop (default, `--concurrency` UAs each sending when answered) or open loop
+//! (`--rate R` MM/s at a fixed schedule, latency from the scheduled time, so a stall is not
+//! hidden by the load backing off). `--sweep R1,R2,…` runs the open loop at each rate in turn on
+//! the same chain (waiting for each point's pushes) and prints the scaling curve; `--plot FILE`
+//! writes it as SVG. `--prefill N` stores N backlog MMs in each relay's store first.
+//!
+//! Reported: MM/s offered, accepted (m-send-conf Ok) and pushed, latency submit → push and
+//! submit → m-send-conf, CPU time during the run and peak RSS of relay A, relay B and the bench
+//! process. In a single closed-loop run the same MM1 load is then sent to the floor of the work —
+//! a minimal axum handler doing only the same durable `Store::accept_mm` (one recipient, one
+//! outbox item) on its own SQLite store — and the ratio ours/baseline is reported.
+//!
+//! The relays are killed and reaped and the temporary directory removed at the end, on errors
+//! and on SIGINT/SIGTERM.
 //!
 //! Exit codes: 0 done and every accepted MM was pushed, 1 nothing accepted or pushes missing
-//! after the drain timeout, 2 setup failed.
+//! after the drain timeout, 2 setup failed, 130 interrupted.
 
-use std::collections::HashMap;
-use std::path::Path;
+mod baseline;
+mod chain;
+mod load;
+mod plot;
+mod prefill;
+mod report;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use mms_pdu::{MmsVersion, Pdu, ResponseStatus, SendConf};
-use mms_store::{
-    AnyStore, MmMeta, NewMm, NewRecipient, Origin, RecipientState, RetrievalToken, Store, Timestamp,
-};
-use relay::jobs::{Job, ResolveJob};
-use wap_push::{Reassembler, ReassemblyStatus, UserData};
+use mms_pdu::Pdu;
 
-use crate::demo_cmd::ua::Ua;
-use crate::demo_cmd::{ALICE_SIP, BOB_SIP, World};
+use chain::Chain;
+use load::{Limit, LoadResult, Mode, Pushes, lock, wait_pushed};
+use prefill::Prefill;
+use report::{ProcUse, RunResult, latency_text, rate};
 
 /// Arguments of `mmsrelay bench`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Send exactly N MMs (default: run for --duration).
+    /// Send exactly N MMs (per point with --sweep; default: run for --duration).
     #[arg(long, conflicts_with = "duration")]
     count: Option<u64>,
-    /// Send for this many seconds (default 10 when --count is not given).
+    /// Send for this many seconds (per point with --sweep; default 10 when --count is not given).
     #[arg(long)]
     duration: Option<f64>,
-    /// Concurrent user agents (each its own HTTP connection).
+    /// Closed loop: concurrent user agents (each its own HTTP connection).
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Open loop: offer this many MM/s at a fixed schedule instead of the closed loop.
+    #[arg(long, conflicts_with = "sweep")]
+    rate: Option<f64>,
+    /// Open loop: requests in flight at most (a send beyond waits; its latency still counts).
+    #[arg(long, default_value_t = 4096)]
+    max_in_flight: usize,
+    /// Scaling curve: open-loop runs at each of these MM/s in turn, e.g. `50,100,200,400,800`.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    sweep: Option<Vec<f64>>,
+    /// With --sweep: write the curve as SVG to this file.
+    #[arg(long, value_name = "FILE", requires = "sweep")]
+    plot: Option<PathBuf>,
     /// Size of each m-send-req: `1k`, `30k` or a number of octets.
     #[arg(long, default_value = "1k", value_parser = parse_size)]
     size: usize,
-    /// Skip the baseline run (minimal accept_mm handler).
+    /// Store this many backlog MMs in each relay's store before the run (see `prefill`).
+    #[arg(long, default_value_t = 0)]
+    prefill: u64,
+    /// Body size of each prefilled MM.
+    #[arg(long, default_value = "1k", value_parser = parse_size)]
+    prefill_size: usize,
+    /// Skip the baseline run (minimal accept_mm handler; only in a single closed-loop run).
     #[arg(long)]
     no_baseline: bool,
-    /// Seconds to wait for the outstanding pushes once sending stopped.
+    /// Seconds to wait for the outstanding pushes once sending stopped (per point).
     #[arg(long, default_value_t = 60)]
     drain_timeout: u64,
     /// Print the result as one JSON object instead of text.
     #[arg(long)]
     json: bool,
-    /// Relay logs on stderr (RUST_LOG syntax), e.g. `warn`; default: none.
+    /// Relay and bench logs on stderr (RUST_LOG syntax), e.g. `warn`; default: relays at `warn`
+    /// into their log files in the temporary directory.
     #[arg(long, value_name = "FILTER")]
     log: Option<String>,
 }
@@ -76,31 +107,27 @@ fn parse_size(s: &str) -> Result<usize, String> {
     }
 }
 
-/// When the load stops.
-#[derive(Clone, Copy)]
-enum Limit {
-    Count(u64),
-    Duration(Duration),
-}
-
-/// What one load run against an MM1 endpoint measured.
-struct LoadResult {
-    accepted: u64,
-    errors: u64,
-    first_error: Option<String>,
-    elapsed: Duration,
-    /// Submit → m-send-conf, sorted.
-    conf_latency: Vec<Duration>,
-    /// Start of each accepted submission, by MM number.
-    submitted: HashMap<u64, Instant>,
-}
-
-/// Pushes seen at the SMSC sink, by MM number.
-#[derive(Default)]
-struct Pushes {
-    seen: HashMap<u64, Instant>,
-    /// Segments reassembled into something that is not one of our notifications.
-    other: u64,
+/// The runs asked for: one closed- or open-loop run, or a sweep of open-loop runs.
+fn modes(args: &Args) -> Result<Vec<Mode>, String> {
+    let open = |rate: f64| {
+        if rate.is_finite() && rate > 0.0 {
+            Ok(Mode::Open {
+                rate,
+                max_in_flight: args.max_in_flight.max(1),
+            })
+        } else {
+            Err(format!("rate {rate}: expected a positive number of MM/s"))
+        }
+    };
+    match (&args.sweep, args.rate) {
+        (Some(rates), _) if rates.is_empty() => Err("--sweep needs at least one rate".into()),
+        (Some(rates), _) => rates.iter().map(|r| open(*r)).collect(),
+        (None, Some(r)) => Ok(vec![open(r)?]),
+        (None, None) if args.concurrency == 0 => Err("--concurrency must be at least 1".into()),
+        (None, None) => Ok(vec![Mode::Closed {
+            concurrency: args.concurrency,
+        }]),
+    }
 }
 
 /// Runs `mmsrelay bench`.
@@ -111,10 +138,13 @@ pub fn run(args: Args) -> ExitCode {
             .with_writer(std::io::stderr)
             .try_init();
     }
-    if args.concurrency == 0 {
-        eprintln!("mmsrelay bench: --concurrency must be at least 1");
-        return ExitCode::from(2);
-    }
+    let modes = match modes(&args) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("mmsrelay bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let limit = match (args.count, args.duration) {
         (Some(n), _) => Limit::Count(n),
         (None, Some(s)) if s.is_finite() && s > 0.0 => Limit::Duration(Duration::from_secs_f64(s)),
@@ -141,138 +171,263 @@ pub fn run(args: Args) -> ExitCode {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis())
     ));
-    let code = runtime.block_on(bench(&args, limit, &dir));
+    let code = runtime.block_on(async {
+        // Dropping `bench` on a signal drops the chain: the relays are killed and reaped.
+        tokio::select! {
+            code = bench(&args, &modes, limit, &dir) => code,
+            signal = interrupted() => {
+                eprintln!("mmsrelay bench: {signal}: stopping");
+                ExitCode::from(130)
+            }
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(5));
     let _ = std::fs::remove_dir_all(&dir);
     code
 }
 
-async fn bench(args: &Args, limit: Limit, dir: &Path) -> ExitCode {
-    let world = match World::start(dir).await {
-        Ok(w) => w,
+/// Resolves on SIGINT or SIGTERM with the signal's name.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        },
+        _ => std::future::pending().await,
+    }
+}
+
+/// The chain with its push collector running.
+struct Bench {
+    chain: Chain,
+    pushes: Arc<Mutex<Pushes>>,
+    stop_collector: Arc<AtomicBool>,
+    collector: tokio::task::JoinHandle<()>,
+    next: Arc<AtomicU64>,
+    text: String,
+    drain_timeout: Duration,
+}
+
+impl Bench {
+    async fn start(args: &Args, dir: &Path) -> Result<Self, String> {
+        let started = Instant::now();
+        let prefill = Prefill {
+            count: args.prefill,
+            size: args.prefill_size,
+        };
+        let filter = args.log.clone().unwrap_or_else(|| "warn".to_owned());
+        let chain = Chain::start(dir, prefill, &filter).await?;
+        let pushes = Arc::new(Mutex::new(Pushes::default()));
+        let stop_collector = Arc::new(AtomicBool::new(false));
+        let collector = tokio::spawn(load::collect_pushes(
+            chain.peers.clone(),
+            pushes.clone(),
+            stop_collector.clone(),
+        ));
+        let bench = Self {
+            chain,
+            pushes,
+            stop_collector,
+            collector,
+            next: Arc::new(AtomicU64::new(0)),
+            text: load::filler_text(args.size),
+            drain_timeout: Duration::from_secs(args.drain_timeout),
+        };
+        bench.warm_up().await?;
+        if args.prefill > 0 {
+            eprintln!(
+                "mmsrelay bench: chain ready in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Ok(bench)
+    }
+
+    /// One MM through the whole chain (SMPP bind, SMTP and Diameter connections), not counted.
+    async fn warm_up(&self) -> Result<(), String> {
+        let ua = load::bench_ua("bench-warm");
+        let n = u64::MAX;
+        let conf = ua
+            .send_req(
+                &self.chain.mm1_a,
+                crate::demo_cmd::ALICE_SIP,
+                load::request(&ua, n, &self.text),
+            )
+            .await
+            .map_err(|e| format!("warm-up: {e}"))?;
+        if !conf.response_status.is_ok() {
+            return Err(format!(
+                "warm-up m-send-conf status {}",
+                conf.response_status.0
+            ));
+        }
+        if !wait_pushed(
+            &self.pushes,
+            |p| p.seen.contains_key(&n),
+            Duration::from_secs(30),
+        )
+        .await
+        {
+            return Err(format!(
+                "the warm-up MM was not pushed within 30 s\nrelay A log:\n{}\nrelay B log:\n{}",
+                self.chain.relay_a.log_tail(),
+                self.chain.relay_b.log_tail()
+            ));
+        }
+        lock(&self.pushes).seen.clear();
+        Ok(())
+    }
+
+    /// One load run and the drain of its pushes.
+    async fn run(&mut self, mode: Mode, limit: Limit) -> RunResult {
+        let loadavg_before = report::loadavg();
+        let before = self.chain.stats();
+        let load = load::run_load(&self.chain.mm1_a, mode, limit, &self.text, &self.next).await;
+        let drained = wait_pushed(
+            &self.pushes,
+            |p| load.submitted.keys().all(|k| p.seen.contains_key(k)),
+            self.drain_timeout,
+        )
+        .await;
+        let after = self.chain.stats();
+        let mut push_latency = Vec::with_capacity(load.submitted.len());
+        let mut push_elapsed = load.elapsed;
+        {
+            let mut pushes = lock(&self.pushes);
+            for (n, t0) in &load.submitted {
+                if let Some(at) = pushes.seen.remove(n) {
+                    push_latency.push(at.saturating_duration_since(*t0));
+                    if let Some(start) = load.start {
+                        push_elapsed = push_elapsed.max(at.saturating_duration_since(start));
+                    }
+                }
+            }
+        }
+        push_latency.sort();
+        RunResult {
+            mode,
+            limit,
+            pushed: push_latency.len() as u64,
+            push_elapsed,
+            push_latency,
+            drained,
+            procs: [0, 1, 2].map(|i| ProcUse::between(before[i], after[i])),
+            loadavg: (loadavg_before, report::loadavg()),
+            load,
+        }
+    }
+
+    async fn stop(self) {
+        self.stop_collector.store(true, Ordering::Relaxed);
+        let _ = self.collector.await;
+        self.chain.stop().await;
+    }
+}
+
+async fn bench(args: &Args, modes: &[Mode], limit: Limit, dir: &Path) -> ExitCode {
+    let mut bench = match Bench::start(args, dir).await {
+        Ok(b) => b,
         Err(e) => {
             eprintln!("mmsrelay bench: setup failed: {e}");
             return ExitCode::from(2);
         }
     };
-    let world = Arc::new(world);
-    let pushes = Arc::new(Mutex::new(Pushes::default()));
-    let stop_collector = Arc::new(AtomicBool::new(false));
-    let collector = tokio::spawn(collect_pushes(
-        world.clone(),
-        pushes.clone(),
-        stop_collector.clone(),
-    ));
-    let mm1 = world.mm1('A');
-    let text = filler_text(args.size);
-
-    // Warm-up: one MM through the whole chain (SMPP bind, SMTP and Diameter connections), not
-    // counted.
-    let warm = Ua::new("bench-warm", &[ALICE_SIP], "447700900001");
-    let warm_ok = match warm
-        .send_req(&mm1, ALICE_SIP, request(&warm, u64::MAX, &text))
-        .await
-    {
-        Ok(c) if c.response_status.is_ok() => {
-            wait_pushed(
-                &pushes,
-                |p| p.seen.contains_key(&u64::MAX),
-                Duration::from_secs(30),
-            )
-            .await
-        }
-        Ok(c) => {
+    let mut runs = Vec::with_capacity(modes.len());
+    for (i, mode) in modes.iter().enumerate() {
+        let run = bench.run(*mode, limit).await;
+        if modes.len() > 1 && !args.json {
             eprintln!(
-                "mmsrelay bench: warm-up m-send-conf status {}",
-                c.response_status.0
+                "mmsrelay bench: point {}/{}: offered {:.0} MM/s, accepted {:.1}, pushed {:.1} MM/s, p99 submit->push {:.0} ms",
+                i + 1,
+                modes.len(),
+                run.offered_per_s().unwrap_or(0.0),
+                run.accepted_per_s(),
+                run.pushed_per_s(),
+                report::quantile_ms(&run.push_latency, 0.99)
             );
-            false
         }
-        Err(e) => {
-            eprintln!("mmsrelay bench: warm-up: {e}");
-            false
-        }
-    };
-    if !warm_ok {
-        eprintln!("mmsrelay bench: setup failed: the warm-up MM was not pushed within 30 s");
-        stop_world(world, collector, &stop_collector).await;
-        return ExitCode::from(2);
+        runs.push(run);
     }
-    lock(&pushes).seen.clear();
+    let relay_pids = [bench.chain.relay_a.pid(), bench.chain.relay_b.pid()];
+    bench.stop().await;
 
-    let cpu_before = cpu_times();
-    let load = run_load(&mm1, args.concurrency, limit, &text).await;
-    let accepted = load.accepted;
-    let drained = wait_pushed(
-        &pushes,
-        |p| load.submitted.keys().all(|k| p.seen.contains_key(k)),
-        Duration::from_secs(args.drain_timeout),
-    )
-    .await;
-    let cpu_after = cpu_times();
-    let peak_rss_kib = peak_rss_kib();
-    stop_world(world, collector, &stop_collector).await;
-
-    let pushes = std::mem::take(&mut *lock(&pushes));
-    let mut push_latency: Vec<Duration> = Vec::with_capacity(pushes.seen.len());
-    let mut last_push = load.elapsed;
-    let start = load.submitted.values().min().copied();
-    for (n, at) in &pushes.seen {
-        if let Some(t0) = load.submitted.get(n) {
-            push_latency.push(at.saturating_duration_since(*t0));
-            if let Some(start) = start {
-                last_push = last_push.max(at.saturating_duration_since(start));
-            }
-        }
-    }
-    push_latency.sort();
-    let pushed = push_latency.len() as u64;
-
-    let baseline = if args.no_baseline {
-        None
-    } else {
-        match run_baseline(dir, args.concurrency, limit, &text).await {
+    let single_closed = matches!(modes, [Mode::Closed { .. }]);
+    let baseline = if single_closed && !args.no_baseline {
+        match baseline::run_baseline(dir, modes[0], limit, &bench_text(args)).await {
             Ok(b) => Some(b),
             Err(e) => {
                 eprintln!("mmsrelay bench: baseline failed: {e}");
                 return ExitCode::from(2);
             }
         }
+    } else {
+        None
     };
-
-    let report = Report {
+    let pdu_octets = Pdu::SendReq(load::request(
+        &load::bench_ua("bench-0"),
+        0,
+        &bench_text(args),
+    ))
+    .encode()
+    .len();
+    if args.sweep.is_some() {
+        let points: Vec<plot::Point> = runs
+            .iter()
+            .map(|r| plot::Point {
+                offered: r.offered_per_s().unwrap_or(0.0),
+                accepted: r.accepted_per_s(),
+                pushed: r.pushed_per_s(),
+                p99_ms: report::quantile_ms(&r.push_latency, 0.99),
+            })
+            .collect();
+        if let Some(path) = &args.plot {
+            let title = format!(
+                "mmsrelay bench: m-send-req {pdu_octets} octets, {} MMs prefilled per relay",
+                args.prefill
+            );
+            if let Err(e) = plot::write_svg(path, &title, &points) {
+                eprintln!("mmsrelay bench: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let head = Head {
         args,
-        limit,
-        pdu_octets: Pdu::SendReq(request(
-            &Ua::new("bench-0", &[ALICE_SIP], "447700900001"),
-            0,
-            &text,
-        ))
-        .encode()
-        .len(),
-        load: &load,
-        pushed,
-        push_elapsed: last_push,
-        push_latency: &push_latency,
-        other_pushes: pushes.other,
-        cpu: cpu_after
-            .zip(cpu_before)
-            .map(|(a, b)| (a.0 - b.0, a.1 - b.1)),
-        peak_rss_kib,
+        dir,
+        relay_pids,
+        pdu_octets,
         baseline: baseline.as_ref(),
+        runs: &runs,
     };
     if args.json {
-        println!("{}", report.json());
+        println!("{}", head.json());
     } else {
-        report.print();
+        head.print();
     }
+    verdict(&runs, args.drain_timeout)
+}
+
+fn bench_text(args: &Args) -> String {
+    load::filler_text(args.size)
+}
+
+/// Exit code from the runs: 1 when nothing was accepted or pushes are missing.
+fn verdict(runs: &[RunResult], drain_timeout: u64) -> ExitCode {
+    let accepted: u64 = runs.iter().map(|r| r.load.accepted).sum();
+    let missing: u64 = runs
+        .iter()
+        .map(|r| r.load.accepted.saturating_sub(r.pushed))
+        .sum();
     if accepted == 0 {
         eprintln!("mmsrelay bench: FAILED: no MM accepted");
         ExitCode::from(1)
-    } else if !drained || pushed < accepted {
+    } else if missing > 0 || runs.iter().any(|r| !r.drained) {
         eprintln!(
-            "mmsrelay bench: FAILED: {} of {accepted} accepted MMs not pushed within {} s",
-            accepted - pushed.min(accepted),
-            args.drain_timeout
+            "mmsrelay bench: FAILED: {missing} of {accepted} accepted MMs not pushed within {drain_timeout} s"
         );
         ExitCode::from(1)
     } else {
@@ -280,459 +435,100 @@ async fn bench(args: &Args, limit: Limit, dir: &Path) -> ExitCode {
     }
 }
 
-async fn stop_world(world: Arc<World>, collector: tokio::task::JoinHandle<()>, stop: &AtomicBool) {
-    stop.store(true, Ordering::Relaxed);
-    let _ = collector.await;
-    match Arc::try_unwrap(world) {
-        Ok(w) => w.stop().await,
-        Err(_) => eprintln!("mmsrelay bench: world still shared at shutdown"),
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-async fn wait_pushed(
-    pushes: &Mutex<Pushes>,
-    done: impl Fn(&Pushes) -> bool,
-    timeout: Duration,
-) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if done(&lock(pushes)) {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Text making an m-send-req of about `size` octets.
-fn filler_text(size: usize) -> String {
-    let ua = Ua::new("bench-0", &[ALICE_SIP], "447700900001");
-    let overhead = Pdu::SendReq(request(&ua, 0, "")).encode().len();
-    "x".repeat(size.saturating_sub(overhead).max(1))
-}
-
-/// The m-send-req of MM number `n` (its subject is `bench <n>`).
-fn request(ua: &Ua, n: u64, text: &str) -> mms_pdu::SendReq {
-    ua.text_req(&[BOB_SIP], &format!("bench {n}"), text)
-}
-
-/// Watches SMSC B's submit_sm records, reassembles the pushes and notes when the first segment
-/// of each `m-notification-ind` was seen.
-async fn collect_pushes(world: Arc<World>, pushes: Arc<Mutex<Pushes>>, stop: Arc<AtomicBool>) {
-    let mut reassembler = Reassembler::new(Duration::from_secs(120), 1 << 16);
-    let mut first_segment: HashMap<(String, wap_push::ConcatReference), Instant> = HashMap::new();
-    let mut done = 0usize;
-    while !stop.load(Ordering::Relaxed) {
-        // Wake as soon as something arrives, then read everything new.
-        world
-            .smsc_b
-            .wait_for_submits(done + 1, Duration::from_millis(100))
-            .await;
-        let records = world.smsc_b.submits();
-        let now = Instant::now();
-        for r in records.get(done..).unwrap_or_default() {
-            let destination = &r.submit.destination.address;
-            let user_data = &r.submit.short_message;
-            let reference = UserData::parse_with_header(user_data)
-                .ok()
-                .and_then(|u| u.concat())
-                .map(|(reference, _, _)| (destination.clone(), reference));
-            if let Some(key) = &reference {
-                first_segment.entry(key.clone()).or_insert(now);
-            }
-            let Ok(ReassemblyStatus::Complete(message)) =
-                reassembler.push_user_data(destination, user_data, now)
-            else {
-                continue;
-            };
-            let first = reference
-                .and_then(|k| first_segment.remove(&k))
-                .unwrap_or(now);
-            let number = message
-                .push()
-                .ok()
-                .and_then(|p| Pdu::decode(&p.body).ok())
-                .and_then(|pdu| match pdu {
-                    Pdu::NotificationInd(n) => n.subject.map(|s| s.text()),
-                    _ => None,
-                })
-                .and_then(|s| s.strip_prefix("bench ").and_then(|n| n.parse::<u64>().ok()));
-            let mut p = lock(&pushes);
-            match number {
-                Some(n) => {
-                    p.seen.entry(n).or_insert(first);
-                }
-                None => p.other += 1,
-            }
-        }
-        done = records.len();
-        // Bound the cost of copying the record list (it grows with the run).
-        tokio::time::sleep(Duration::from_millis(5 + (done / 200) as u64)).await;
-    }
-}
-
-/// C user agents sending m-send-req to `mm1` until the limit.
-async fn run_load(mm1: &str, concurrency: usize, limit: Limit, text: &str) -> LoadResult {
-    let next = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let deadline = match limit {
-        Limit::Duration(d) => Some(start + d),
-        Limit::Count(_) => None,
-    };
-    let max = match limit {
-        Limit::Count(n) => n,
-        Limit::Duration(_) => u64::MAX - 1,
-    };
-    let mut tasks = Vec::with_capacity(concurrency);
-    for k in 0..concurrency {
-        let (next, mm1, text) = (next.clone(), mm1.to_owned(), text.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let ua = Ua::new(&format!("bench{k}"), &[ALICE_SIP], "447700900001");
-            let mut submitted = Vec::new();
-            let mut latency = Vec::new();
-            let (mut errors, mut first_error) = (0u64, None);
-            loop {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    break;
-                }
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                if n >= max {
-                    break;
-                }
-                let req = request(&ua, n, &text);
-                let t0 = Instant::now();
-                match ua.send_req(&mm1, ALICE_SIP, req).await {
-                    Ok(c) if c.response_status.is_ok() => {
-                        latency.push(t0.elapsed());
-                        submitted.push((n, t0));
-                    }
-                    Ok(c) => {
-                        errors += 1;
-                        first_error
-                            .get_or_insert(format!("m-send-conf status {}", c.response_status.0));
-                    }
-                    Err(e) => {
-                        errors += 1;
-                        first_error.get_or_insert(e);
-                    }
-                }
-            }
-            (submitted, latency, errors, first_error)
-        }));
-    }
-    let mut result = LoadResult {
-        accepted: 0,
-        errors: 0,
-        first_error: None,
-        elapsed: Duration::ZERO,
-        conf_latency: Vec::new(),
-        submitted: HashMap::new(),
-    };
-    for t in tasks {
-        match t.await {
-            Ok((submitted, latency, errors, first_error)) => {
-                result.submitted.extend(submitted);
-                result.conf_latency.extend(latency);
-                result.errors += errors;
-                if result.first_error.is_none() {
-                    result.first_error = first_error;
-                }
-            }
-            Err(e) => {
-                result.errors += 1;
-                result.first_error.get_or_insert(format!("load task: {e}"));
-            }
-        }
-    }
-    result.elapsed = start.elapsed();
-    result.accepted = result.submitted.len() as u64;
-    result.conf_latency.sort();
-    result
-}
-
-/// The floor of the MM1 work: an axum handler that reads the body, stores it durably with
-/// `Store::accept_mm` (one recipient, one resolve item, as relay A does) and answers a fixed
-/// m-send-conf. No decoding, no authentication, no workers.
-async fn run_baseline(
-    dir: &Path,
-    concurrency: usize,
-    limit: Limit,
-    text: &str,
-) -> Result<LoadResult, String> {
-    let store_dir = dir.join("baseline");
-    std::fs::create_dir_all(&store_dir).map_err(|e| format!("{}: {e}", store_dir.display()))?;
-    let store = AnyStore::open(&store_dir.display().to_string())
-        .await
-        .map_err(|e| format!("baseline store: {e}"))?;
-    let conf = Bytes::from(
-        Pdu::SendConf(SendConf {
-            transaction_id: "baseline".into(),
-            version: MmsVersion::V1_2,
-            response_status: ResponseStatus::OK,
-            message_id: Some("baseline@mms.a.example".into()),
-            ..Default::default()
-        })
-        .encode(),
-    );
-    let app = axum::Router::new()
-        .fallback(axum::routing::post(baseline_accept))
-        .with_state((store, conf));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| format!("baseline listener: {e}"))?;
-    let url = format!(
-        "http://{}/",
-        listener
-            .local_addr()
-            .map_err(|e| format!("baseline listener: {e}"))?
-    );
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
-    let result = run_load(&url, concurrency, limit, text).await;
-    let _ = stop_tx.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
-    Ok(result)
-}
-
-async fn baseline_accept(
-    axum::extract::State((store, conf)): axum::extract::State<(AnyStore, Bytes)>,
-    body: Bytes,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let now = Timestamp::now();
-    let message_id = format!("{:032x}@mms.a.example", next_baseline_id());
-    let token = RetrievalToken::generate();
-    let address = BOB_SIP.to_owned();
-    let item = ResolveJob {
-        retrieval_token: Some(token.as_str().to_owned()),
-    }
-    .item(
-        format!("resolve:{message_id}:{address}"),
-        None,
-        Some(address.clone()),
-        now,
-    );
-    let mm = NewMm {
-        meta: MmMeta {
-            message_id: message_id.clone(),
-            transaction_id: message_id,
-            from: ALICE_SIP.to_owned(),
-            mms_version: "1.2".to_owned(),
-            content_type: "application/vnd.wap.multipart.mixed".to_owned(),
-            subject: None,
-            size: body.len() as u64,
-            date: now,
-            expiry: now.plus(Duration::from_secs(7 * 24 * 3600)),
-            delivery_report: true,
-            read_report: false,
-            origin: Origin::Mm1 {
-                identity: ALICE_SIP.to_owned(),
-            },
-        },
-        headers: Bytes::new(),
-        body,
-    };
-    let recipient = NewRecipient {
-        address,
-        state: RecipientState::Resolving,
-        retrieval_token: Some(token),
-    };
-    match store.accept_mm(mm, vec![recipient], vec![item], now).await {
-        Ok(_) => (
-            [(
-                axum::http::header::CONTENT_TYPE,
-                "application/vnd.wap.mms-message",
-            )],
-            conf,
-        )
-            .into_response(),
-        Err(e) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
-    }
-}
-
-fn next_baseline_id() -> u128 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    u128::from(NEXT.fetch_add(1, Ordering::Relaxed)) ^ (u128::from(std::process::id()) << 64)
-}
-
-/// User and system CPU seconds of this process so far (/proc/self/stat, USER_HZ = 100).
-fn cpu_times() -> Option<(f64, f64)> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may contain spaces) start at field 3.
-    let rest = stat.get(stat.rfind(')')? + 2..)?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
-    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after the name.
-    Some((ticks(11)? / 100.0, ticks(12)? / 100.0))
-}
-
-/// Peak resident set size in KiB (/proc/self/status VmHWM).
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
-
-/// The `p` quantile (0..=1) of sorted durations, in milliseconds.
-fn quantile_ms(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted
-        .get(idx.min(sorted.len() - 1))
-        .map_or(0.0, |d| d.as_secs_f64() * 1e3)
-}
-
-fn rate(n: u64, d: Duration) -> f64 {
-    if d.is_zero() {
-        0.0
-    } else {
-        n as f64 / d.as_secs_f64()
-    }
-}
-
-struct Report<'a> {
+/// The whole report: the set-up, the runs and the baseline.
+struct Head<'a> {
     args: &'a Args,
-    limit: Limit,
+    /// The temporary directory (removed when the bench exits).
+    dir: &'a Path,
+    /// Process ids of relay A and relay B (gone when the bench exits).
+    relay_pids: [u32; 2],
     pdu_octets: usize,
-    load: &'a LoadResult,
-    pushed: u64,
-    push_elapsed: Duration,
-    push_latency: &'a [Duration],
-    other_pushes: u64,
-    cpu: Option<(f64, f64)>,
-    peak_rss_kib: Option<u64>,
     baseline: Option<&'a LoadResult>,
+    runs: &'a [RunResult],
 }
 
-fn latency_json(sorted: &[Duration]) -> serde_json::Value {
-    serde_json::json!({
-        "p50": quantile_ms(sorted, 0.50),
-        "p90": quantile_ms(sorted, 0.90),
-        "p99": quantile_ms(sorted, 0.99),
-        "max": sorted.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
-    })
-}
-
-impl Report<'_> {
-    fn accepted_per_s(&self) -> f64 {
-        rate(self.load.accepted, self.load.elapsed)
-    }
-
+impl Head<'_> {
     fn ratio(&self) -> Option<f64> {
         let b = rate(self.baseline?.accepted, self.baseline?.elapsed);
-        (b > 0.0).then(|| self.accepted_per_s() / b)
+        let ours = self.runs.first()?.accepted_per_s();
+        (b > 0.0).then(|| ours / b)
     }
 
     fn json(&self) -> serde_json::Value {
-        let (limit_kind, limit_value) = match self.limit {
-            Limit::Count(n) => ("count", n as f64),
-            Limit::Duration(d) => ("duration_s", d.as_secs_f64()),
-        };
-        serde_json::json!({
-            "chain": "UA -MM1-> relay A -MM4-> relay B -Sh-> HSS, -SMPP-> SMSC",
-            "limit": { limit_kind: limit_value },
-            "concurrency": self.args.concurrency,
+        let mut out = serde_json::json!({
+            "chain": "UA -MM1-> relay A -MM4-> relay B -Sh-> HSS, -SMPP-> SMSC (relays as child processes)",
             "size_octets": self.args.size,
             "pdu_octets": self.pdu_octets,
-            "accepted": self.load.accepted,
-            "errors": self.load.errors,
-            "first_error": self.load.first_error,
-            "send_elapsed_s": self.load.elapsed.as_secs_f64(),
-            "accepted_per_s": self.accepted_per_s(),
-            "pushed": self.pushed,
-            "push_elapsed_s": self.push_elapsed.as_secs_f64(),
-            "pushed_per_s": rate(self.pushed, self.push_elapsed),
-            "other_pushes": self.other_pushes,
-            "latency_submit_to_push_ms": latency_json(self.push_latency),
-            "latency_submit_to_conf_ms": latency_json(&self.load.conf_latency),
-            "cpu_user_s": self.cpu.map(|c| c.0),
-            "cpu_system_s": self.cpu.map(|c| c.1),
-            "cpu_ms_per_mm": self.cpu.and_then(|(u, s)| {
-                (self.pushed > 0).then(|| (u + s) * 1e3 / self.pushed as f64)
-            }),
-            "peak_rss_kib": self.peak_rss_kib,
-            "baseline": self.baseline.map(|b| serde_json::json!({
-                "accepted": b.accepted,
-                "errors": b.errors,
-                "elapsed_s": b.elapsed.as_secs_f64(),
-                "accepted_per_s": rate(b.accepted, b.elapsed),
-                "latency_submit_to_conf_ms": latency_json(&b.conf_latency),
-            })),
-            "ratio_accepted_vs_baseline": self.ratio(),
-        })
+            "prefill_per_relay": self.args.prefill,
+            "prefill_size_octets": self.args.prefill_size,
+            "relay_pids": self.relay_pids,
+            "temp_dir": self.dir.display().to_string(),
+        });
+        if let (Some(obj), [run]) = (out.as_object_mut(), self.runs) {
+            // A single run: its fields at the top level.
+            if let serde_json::Value::Object(fields) = run.json() {
+                obj.extend(fields);
+            }
+            obj.insert(
+                "baseline".into(),
+                self.baseline.map_or(serde_json::Value::Null, |b| {
+                    serde_json::json!({
+                        "accepted": b.accepted,
+                        "errors": b.errors,
+                        "elapsed_s": b.elapsed.as_secs_f64(),
+                        "accepted_per_s": rate(b.accepted, b.elapsed),
+                        "latency_submit_to_conf_ms": report::latency_json(&b.conf_latency),
+                    })
+                }),
+            );
+            obj.insert("ratio_accepted_vs_baseline".into(), self.ratio().into());
+        } else if let Some(obj) = out.as_object_mut() {
+            obj.insert(
+                "points".into(),
+                self.runs.iter().map(RunResult::json).collect(),
+            );
+        }
+        out
     }
 
     fn print(&self) {
-        let l = self.load;
-        let ms = |s: &[Duration]| {
-            format!(
-                "p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-                quantile_ms(s, 0.5),
-                quantile_ms(s, 0.9),
-                quantile_ms(s, 0.99),
-                s.last().map_or(0.0, |d| d.as_secs_f64() * 1e3)
-            )
-        };
         println!(
-            "mmsrelay bench: {ALICE_SIP} -> {BOB_SIP}: UA -MM1-> relay A -MM4-> relay B -Sh-> HSS, -SMPP-> SMSC (one process, loopback)"
+            "mmsrelay bench: sip:alice@a.example -> sip:bob@b.example: UA -MM1-> relay A -MM4-> relay B -Sh-> HSS, -SMPP-> SMSC"
         );
         println!(
-            "  load          {} UAs, m-send-req {} octets, {}",
-            self.args.concurrency,
-            self.pdu_octets,
-            match self.limit {
-                Limit::Count(n) => format!("{n} MMs"),
-                Limit::Duration(d) => format!("{:.1} s", d.as_secs_f64()),
-            }
+            "  set-up        relays A and B as child processes, peers and load in this process; m-send-req {} octets; {} MMs prefilled per relay ({} octets each)",
+            self.pdu_octets, self.args.prefill, self.args.prefill_size
         );
-        println!(
-            "  accepted      {} in {:.2} s = {:.1} MM/s (errors {}{})",
-            l.accepted,
-            l.elapsed.as_secs_f64(),
-            self.accepted_per_s(),
-            l.errors,
-            l.first_error
-                .as_deref()
-                .map(|e| format!(", first: {e}"))
-                .unwrap_or_default()
-        );
-        println!("  submit->conf  {}", ms(&l.conf_latency));
-        println!(
-            "  pushed        {} in {:.2} s = {:.1} MM/s",
-            self.pushed,
-            self.push_elapsed.as_secs_f64(),
-            rate(self.pushed, self.push_elapsed)
-        );
-        println!("  submit->push  {}", ms(self.push_latency));
-        if let Some((u, s)) = self.cpu {
+        if let [run] = self.runs {
+            run.print();
+        } else {
             println!(
-                "  CPU           user {u:.2} s, system {s:.2} s ({:.2} ms per MM, whole process)",
-                if self.pushed > 0 {
-                    (u + s) * 1e3 / self.pushed as f64
-                } else {
-                    0.0
-                }
+                "  | offered MM/s | accepted MM/s | pushed MM/s | submit->push p50 / p99 / max ms | relay A CPU s / peak RSS MiB | relay B CPU s / peak RSS MiB |"
             );
-        }
-        if let Some(kib) = self.peak_rss_kib {
-            println!("  peak RSS      {:.1} MiB (VmHWM)", kib as f64 / 1024.0);
+            println!("  |---|---|---|---|---|---|");
+            for r in self.runs {
+                let cpu = |p: Option<ProcUse>| {
+                    p.map_or("-".to_owned(), |p| {
+                        format!(
+                            "{:.1} / {:.1}",
+                            p.user_s + p.system_s,
+                            p.peak_rss_kib as f64 / 1024.0
+                        )
+                    })
+                };
+                println!(
+                    "  | {:.0} | {:.1} | {:.1}{} | {:.0} / {:.0} / {:.0} | {} | {} |",
+                    r.offered_per_s().unwrap_or(0.0),
+                    r.accepted_per_s(),
+                    r.pushed_per_s(),
+                    if r.drained { "" } else { " (not all)" },
+                    report::quantile_ms(&r.push_latency, 0.5),
+                    report::quantile_ms(&r.push_latency, 0.99),
+                    r.push_latency.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+                    cpu(r.procs[0]),
+                    cpu(r.procs[1]),
+                );
+            }
         }
         if let Some(b) = self.baseline {
             println!(
@@ -740,7 +536,7 @@ impl Report<'_> {
                 b.accepted,
                 b.elapsed.as_secs_f64(),
                 rate(b.accepted, b.elapsed),
-                ms(&b.conf_latency)
+                latency_text(&b.conf_latency)
             );
             if let Some(r) = self.ratio() {
                 println!("  ours/baseline {r:.2} (accepted MM/s)");
@@ -752,6 +548,17 @@ impl Report<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(line: &[&str]) -> Result<Args, clap::Error> {
+        Cli::try_parse_from(std::iter::once("bench").chain(line.iter().copied())).map(|c| c.args)
+    }
 
     #[test]
     fn size_accepts_kilo_suffix_and_octets() {
@@ -764,17 +571,23 @@ mod tests {
     }
 
     #[test]
-    fn quantile_picks_nearest_rank() {
-        let v: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        assert_eq!(quantile_ms(&v, 0.5), 51.0);
-        assert_eq!(quantile_ms(&v, 0.99), 99.0);
-        assert_eq!(quantile_ms(&[], 0.5), 0.0);
+    fn modes_follow_the_options() {
+        let m = modes(&args(&[]).unwrap()).unwrap();
+        assert!(matches!(m[..], [Mode::Closed { concurrency: 16 }]));
+        let m = modes(&args(&["--rate", "250"]).unwrap()).unwrap();
+        assert!(matches!(m[..], [Mode::Open { rate, .. }] if rate == 250.0));
+        let m = modes(&args(&["--sweep", "50,100,200"]).unwrap()).unwrap();
+        assert_eq!(m.len(), 3);
+        assert!(modes(&args(&["--rate", "0"]).unwrap()).is_err());
+        assert!(modes(&args(&["--concurrency", "0"]).unwrap()).is_err());
+        assert!(args(&["--rate", "5", "--sweep", "1,2"]).is_err());
+        assert!(args(&["--plot", "x.svg"]).is_err());
     }
 
     #[test]
     fn filler_makes_a_request_of_about_the_size() {
-        let ua = Ua::new("bench-0", &[ALICE_SIP], "447700900001");
-        let len = Pdu::SendReq(request(&ua, 12345, &filler_text(30 * 1024)))
+        let ua = load::bench_ua("bench-0");
+        let len = Pdu::SendReq(load::request(&ua, 12345, &load::filler_text(30 * 1024)))
             .encode()
             .len();
         assert!((30 * 1024 - 16..=30 * 1024 + 16).contains(&len), "{len}");

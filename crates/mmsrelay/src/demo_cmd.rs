@@ -123,19 +123,114 @@ pub fn run(args: Args) -> ExitCode {
     code
 }
 
-/// Everything the demo runs (also the set-up of `mmsrelay bench`).
-pub(crate) struct World {
+/// The peers around the two relays (also those of `mmsrelay bench`): the DNS zone, the HSS with
+/// bob's subscription and one SMSC sink per relay.
+pub(crate) struct Peers {
+    pub(crate) dns: DnsServer,
+    pub(crate) hss: TestHss,
+    pub(crate) smsc_a: SmscSink,
+    pub(crate) smsc_b: SmscSink,
+}
+
+/// Relay A's subscriber table (IMPU, MSISDN): relay A serves its users without an HSS.
+pub(crate) const SUBSCRIBERS_A: [(&str, &str); 4] = [
+    (ALICE_SIP, "447700900001"),
+    (ALICE_TEL, "447700900001"),
+    (CAROL_SIP, "447700900003"),
+    (CAROL_TEL, "447700900003"),
+];
+
+impl Peers {
+    /// Starts the DNS zone (ENUM NAPTR, MX and A of both relays -> 127.0.0.1), the HSS and the
+    /// two SMSC sinks on loopback.
+    pub(crate) async fn start() -> Result<Self, String> {
+        let loopback = Ipv4Addr::LOCALHOST;
+        let dns = DnsZone::new(["e164.arpa", "example"])
+            .ttl(60)
+            .enum_naptr(
+                "+4917612345678",
+                "e164.arpa",
+                10,
+                10,
+                "E2U+mms:mailto",
+                "!^.*$!mailto:+4917612345678/TYPE=PLMN@mms.b.example!",
+            )
+            .enum_naptr(
+                "+447700900001",
+                "e164.arpa",
+                10,
+                10,
+                "E2U+sip",
+                "!^.*$!sip:alice@a.example!",
+            )
+            .mx("mms.a.example", 10, "mx.mms.a.example")
+            .a("mx.mms.a.example", loopback)
+            .mx("mms.b.example", 10, "mx.mms.b.example")
+            .a("mx.mms.b.example", loopback)
+            .serve()
+            .await
+            .map_err(|e| format!("DNS zone: {e}"))?;
+        let hss = TestHss::start("hss.example")
+            .await
+            .map_err(|e| format!("HSS: {e}"))?;
+        hss.add_subscriber("4917612345678", &[BOB_SIP, BOB_TEL]);
+        let smsc_a = SmscSink::start()
+            .await
+            .map_err(|e| format!("SMSC A: {e}"))?;
+        let smsc_b = SmscSink::start()
+            .await
+            .map_err(|e| format!("SMSC B: {e}"))?;
+        Ok(Self {
+            dns,
+            hss,
+            smsc_a,
+            smsc_b,
+        })
+    }
+
+    /// The TOML configuration of relay A (`a`) or B (`b`) against these peers, with its store in
+    /// `store` and the given MM1 and MM4 ports (`peer_mm4`: the other relay's MM4 port).
+    pub(crate) fn relay_toml(
+        &self,
+        name: char,
+        store: &std::path::Path,
+        mm1: u16,
+        mm4: u16,
+        peer_mm4: u16,
+    ) -> String {
+        let (domain, range, smsc, hss) = if name == 'a' {
+            ("a", "+4477009", self.smsc_a.addr(), None)
+        } else {
+            ("b", "+49176", self.smsc_b.addr(), Some(self.hss.addr()))
+        };
+        relay_toml(
+            domain,
+            range,
+            store,
+            mm1,
+            mm4,
+            peer_mm4,
+            self.dns.addr(),
+            smsc,
+            hss,
+        )
+    }
+}
+
+/// Everything the demo runs.
+struct World {
     dns: DnsServer,
     hss: TestHss,
     smsc_a: SmscSink,
-    pub(crate) smsc_b: SmscSink,
+    smsc_b: SmscSink,
     relay_a: RunningRelay,
     relay_b: RunningRelay,
     config_a: RelayConfig,
     config_b: RelayConfig,
 }
 
-fn free_port() -> Result<u16, String> {
+/// A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after).
+pub(crate) fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -204,43 +299,8 @@ enabled = false
 }
 
 impl World {
-    pub(crate) async fn start(dir: &std::path::Path) -> Result<Self, String> {
-        let loopback = Ipv4Addr::LOCALHOST;
-        let dns = DnsZone::new(["e164.arpa", "example"])
-            .ttl(60)
-            .enum_naptr(
-                "+4917612345678",
-                "e164.arpa",
-                10,
-                10,
-                "E2U+mms:mailto",
-                "!^.*$!mailto:+4917612345678/TYPE=PLMN@mms.b.example!",
-            )
-            .enum_naptr(
-                "+447700900001",
-                "e164.arpa",
-                10,
-                10,
-                "E2U+sip",
-                "!^.*$!sip:alice@a.example!",
-            )
-            .mx("mms.a.example", 10, "mx.mms.a.example")
-            .a("mx.mms.a.example", loopback)
-            .mx("mms.b.example", 10, "mx.mms.b.example")
-            .a("mx.mms.b.example", loopback)
-            .serve()
-            .await
-            .map_err(|e| format!("DNS zone: {e}"))?;
-        let hss = TestHss::start("hss.example")
-            .await
-            .map_err(|e| format!("HSS: {e}"))?;
-        hss.add_subscriber("4917612345678", &[BOB_SIP, BOB_TEL]);
-        let smsc_a = SmscSink::start()
-            .await
-            .map_err(|e| format!("SMSC A: {e}"))?;
-        let smsc_b = SmscSink::start()
-            .await
-            .map_err(|e| format!("SMSC B: {e}"))?;
+    async fn start(dir: &std::path::Path) -> Result<Self, String> {
+        let peers = Peers::start().await?;
         let (mm1_a, mm1_b, mm4_a, mm4_b) = (free_port()?, free_port()?, free_port()?, free_port()?);
         let store_a: PathBuf = dir.join("relay-a");
         let store_b: PathBuf = dir.join("relay-b");
@@ -248,28 +308,14 @@ impl World {
             std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
         }
         let parse = |t: String| RelayConfig::from_toml(&t).map_err(|e| format!("{e}\n{t}"));
-        let config_a = parse(relay_toml(
-            "a",
-            "+4477009",
-            &store_a,
-            mm1_a,
-            mm4_a,
-            mm4_b,
-            dns.addr(),
-            smsc_a.addr(),
-            None,
-        ))?;
-        let config_b = parse(relay_toml(
-            "b",
-            "+49176",
-            &store_b,
-            mm1_b,
-            mm4_b,
-            mm4_a,
-            dns.addr(),
-            smsc_b.addr(),
-            Some(hss.addr()),
-        ))?;
+        let config_a = parse(peers.relay_toml('a', &store_a, mm1_a, mm4_a, mm4_b))?;
+        let config_b = parse(peers.relay_toml('b', &store_b, mm1_b, mm4_b, mm4_a))?;
+        let Peers {
+            dns,
+            hss,
+            smsc_a,
+            smsc_b,
+        } = peers;
         let relay_a = Relay::start(config_a.clone())
             .await
             .map_err(|e| format!("relay A: {e}"))?;
@@ -282,12 +328,7 @@ impl World {
         };
         // Relay A serves its users from its own subscriber table (no HSS).
         let store = relay_a.store();
-        for (impu, msisdn) in [
-            (ALICE_SIP, "447700900001"),
-            (ALICE_TEL, "447700900001"),
-            (CAROL_SIP, "447700900003"),
-            (CAROL_TEL, "447700900003"),
-        ] {
+        for (impu, msisdn) in SUBSCRIBERS_A {
             mms_store::Store::put_subscriber(store, impu, msisdn)
                 .await
                 .map_err(|e| format!("subscriber table of relay A: {e}"))?;
@@ -337,7 +378,7 @@ impl World {
         );
     }
 
-    pub(crate) async fn stop(self) {
+    async fn stop(self) {
         let Self {
             hss,
             relay_a,
@@ -348,7 +389,7 @@ impl World {
         hss.stop().await;
     }
 
-    pub(crate) fn mm1(&self, relay: char) -> String {
+    fn mm1(&self, relay: char) -> String {
         match relay {
             'A' => format!("http://{}/", self.relay_a.addresses.mm1),
             _ => format!("http://{}/", self.relay_b.addresses.mm1),

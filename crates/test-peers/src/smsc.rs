@@ -120,6 +120,21 @@ impl SmscSink {
         self.lock().submits.clone()
     }
 
+    /// The submit_sm received after the first `n`, in arrival order (empty when there are `n` or
+    /// fewer): lets a watcher read only what is new instead of copying the whole list.
+    pub fn submits_since(&self, n: usize) -> Vec<Recorded> {
+        self.lock()
+            .submits
+            .get(n..)
+            .map(<[Recorded]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// Total number of submit_sm received so far.
+    pub fn submit_count(&self) -> usize {
+        self.lock().submits.len()
+    }
+
     /// Number of bind requests accepted.
     pub fn binds(&self) -> usize {
         self.lock().binds
@@ -377,4 +392,50 @@ fn handle(
         })),
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sends `n` submit_sm on a raw connection and reads their `n` responses.
+    async fn submit(stream: &mut TcpStream, first_seq: u32, n: u32) {
+        for seq in first_seq..first_seq + n {
+            let sm = SubmitSm {
+                destination: Address::international(&format!("49176{seq:07}")),
+                short_message: Bytes::from_static(b"hi"),
+                ..SubmitSm::default()
+            };
+            let pdu = Pdu::request(seq, Body::SubmitSm(Box::new(sm)));
+            stream.write_all(&encode(&pdu)).await.unwrap();
+        }
+        let mut buf = BytesMut::new();
+        let mut answered = 0;
+        while answered < n {
+            stream.read_buf(&mut buf).await.unwrap();
+            while let Some((pdu, used)) = smpp::decode_frame(&buf).unwrap() {
+                buf.advance(used);
+                assert!(matches!(pdu.body, Body::SubmitSmResp(_)), "{pdu:?}");
+                answered += 1;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn submits_since_returns_only_the_new_records() {
+        let sink = SmscSink::start().await.unwrap();
+        let mut stream = TcpStream::connect(sink.addr()).await.unwrap();
+        submit(&mut stream, 1, 3).await;
+        assert_eq!(sink.submit_count(), 3);
+        assert_eq!(sink.submits_since(0), sink.submits());
+        submit(&mut stream, 4, 2).await;
+        let new = sink.submits_since(3);
+        let to: Vec<_> = new
+            .iter()
+            .map(|r| r.submit.destination.address.as_str())
+            .collect();
+        assert_eq!(to, ["491760000004", "491760000005"]);
+        assert!(sink.submits_since(5).is_empty());
+        assert!(sink.submits_since(99).is_empty());
+    }
 }

@@ -1,0 +1,263 @@
+//! The chain under test: the peers (DNS zone, HSS, SMSC sinks) in the bench process and relay A
+//! and relay B as `mmsrelay serve` child processes, each with its generated configuration and
+//! SQLite store in the bench's temporary directory, so that each relay's CPU time and peak RSS can
+//! be read from /proc/<pid>.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mms_store::{AnyStore, Store};
+
+use super::prefill::{Prefill, prefill};
+use crate::demo_cmd::{Peers, SUBSCRIBERS_A, free_port};
+
+/// How long a relay may take to print its `READY` line.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// CPU time and memory of one process, from /proc/<pid>/stat and /proc/<pid>/status.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(super) struct ProcStats {
+    /// User CPU seconds so far.
+    pub(super) user_s: f64,
+    /// System CPU seconds so far.
+    pub(super) system_s: f64,
+    /// Peak resident set size (VmHWM), KiB.
+    pub(super) peak_rss_kib: u64,
+    /// Current resident set size (VmRSS), KiB.
+    pub(super) rss_kib: u64,
+}
+
+impl ProcStats {
+    /// Reads the stats of `pid` (`self` for this process); `None` when it is gone.
+    pub(super) fn read(pid: &str) -> Option<Self> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let (user_s, system_s) = parse_cpu(&stat)?;
+        Some(Self {
+            user_s,
+            system_s,
+            peak_rss_kib: status_kib(&status, "VmHWM:")?,
+            rss_kib: status_kib(&status, "VmRSS:")?,
+        })
+    }
+}
+
+/// utime and stime of a /proc/<pid>/stat line, in seconds (USER_HZ = 100).
+fn parse_cpu(stat: &str) -> Option<(f64, f64)> {
+    // Fields after the command name (which may contain spaces) start at field 3.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after the name.
+    Some((ticks(11)? / 100.0, ticks(12)? / 100.0))
+}
+
+/// A `Vm…:  N kB` line of /proc/<pid>/status.
+fn status_kib(status: &str, key: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// One `mmsrelay serve` child; killed and reaped when dropped.
+pub(super) struct RelayProc {
+    child: Child,
+    log: PathBuf,
+}
+
+impl RelayProc {
+    /// Starts `mmsrelay serve --config <config>` (this same executable), logging to `log` at
+    /// `filter`, and waits for its `READY` line.
+    fn start(config: &Path, log: &Path, filter: &str) -> Result<Self, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
+        let stderr = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let mut child = Command::new(exe)
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("RUST_LOG", filter)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr))
+            .spawn()
+            .map_err(|e| format!("mmsrelay serve: {e}"))?;
+        let stdout = child.stdout.take();
+        let proc = Self {
+            child,
+            log: log.to_owned(),
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        if let Some(stdout) = stdout {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if line.starts_with("READY") {
+                        let _ = tx.send(line);
+                    }
+                    // Keep draining so that the child never blocks on a full pipe.
+                }
+            });
+        }
+        match rx.recv_timeout(READY_TIMEOUT) {
+            Ok(_) => Ok(proc),
+            Err(e) => Err(format!(
+                "{} not ready ({e}); its log:\n{}",
+                config.display(),
+                proc.log_tail()
+            )),
+        }
+    }
+
+    /// The process id.
+    pub(super) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU and memory so far (`None` once it exited).
+    pub(super) fn stats(&mut self) -> Option<ProcStats> {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return None;
+        }
+        ProcStats::read(&self.pid().to_string())
+    }
+
+    /// The last lines of its log.
+    pub(super) fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+impl Drop for RelayProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The peers and both relays, ready for load.
+pub(super) struct Chain {
+    /// DNS, HSS and the SMSC sinks (shared with the push collector).
+    pub(super) peers: Arc<Peers>,
+    /// Relay A (MM1 intake, subscriber table, MM4 out).
+    pub(super) relay_a: RelayProc,
+    /// Relay B (MM4 in, HSS, WAP push).
+    pub(super) relay_b: RelayProc,
+    /// Relay A's MM1 URL.
+    pub(super) mm1_a: String,
+}
+
+impl Chain {
+    /// Starts the peers, writes both relays' configurations under `dir`, puts relay A's
+    /// subscribers and the prefill into the stores, then starts both relays.
+    pub(super) async fn start(
+        dir: &Path,
+        prefill_with: Prefill,
+        log_filter: &str,
+    ) -> Result<Self, String> {
+        let peers = Peers::start().await?;
+        let (mm1_a, mm1_b, mm4_a, mm4_b) = (free_port()?, free_port()?, free_port()?, free_port()?);
+        let mut paths = Vec::new();
+        for (name, mm1, mm4, peer_mm4) in [('a', mm1_a, mm4_a, mm4_b), ('b', mm1_b, mm4_b, mm4_a)] {
+            let store = dir.join(format!("relay-{name}"));
+            std::fs::create_dir_all(&store).map_err(|e| format!("{}: {e}", store.display()))?;
+            let config = dir.join(format!("relay-{name}.toml"));
+            std::fs::write(&config, peers.relay_toml(name, &store, mm1, mm4, peer_mm4))
+                .map_err(|e| format!("{}: {e}", config.display()))?;
+            paths.push((store, config, dir.join(format!("relay-{name}.log"))));
+        }
+        let [(store_a, config_a, log_a), (store_b, config_b, log_b)] =
+            <[_; 2]>::try_from(paths).map_err(|_| "two relays".to_owned())?;
+        let (a, b) = tokio::join!(
+            prepare_store(&store_a, 'a', prefill_with),
+            prepare_store(&store_b, 'b', prefill_with)
+        );
+        a?;
+        b?;
+        let filter = log_filter.to_owned();
+        let relays = tokio::task::spawn_blocking(move || {
+            let relay_b = RelayProc::start(&config_b, &log_b, &filter)?;
+            let relay_a = RelayProc::start(&config_a, &log_a, &filter)?;
+            Ok::<_, String>((relay_a, relay_b))
+        })
+        .await
+        .map_err(|e| format!("starting the relays: {e}"))??;
+        Ok(Self {
+            peers: Arc::new(peers),
+            relay_a: relays.0,
+            relay_b: relays.1,
+            mm1_a: format!("http://127.0.0.1:{mm1_a}/"),
+        })
+    }
+
+    /// Stats of (relay A, relay B, this process).
+    pub(super) fn stats(&mut self) -> [Option<ProcStats>; 3] {
+        [
+            self.relay_a.stats(),
+            self.relay_b.stats(),
+            ProcStats::read("self"),
+        ]
+    }
+
+    /// Kills and reaps both relays, then stops the HSS.
+    pub(super) async fn stop(self) {
+        let Self {
+            peers,
+            relay_a,
+            relay_b,
+            ..
+        } = self;
+        drop(relay_a);
+        drop(relay_b);
+        if let Ok(peers) = Arc::try_unwrap(peers) {
+            peers.hss.stop().await;
+        }
+    }
+}
+
+/// Opens a relay's store (creating its schema), puts relay A's subscribers and the prefill in.
+async fn prepare_store(dir: &Path, relay: char, prefill_with: Prefill) -> Result<(), String> {
+    let store = AnyStore::open(&dir.display().to_string())
+        .await
+        .map_err(|e| format!("store of relay {relay}: {e}"))?;
+    if relay == 'a' {
+        for (impu, msisdn) in SUBSCRIBERS_A {
+            store
+                .put_subscriber(impu, msisdn)
+                .await
+                .map_err(|e| format!("subscriber table of relay A: {e}"))?;
+        }
+    }
+    prefill(&store, relay, prefill_with).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_fields_are_read_after_the_command_name() {
+        let stat = "4242 (tokio (rt) x) S 1 2 3 4 5 6 7 8 9 10 250 75 0 0 20 0 9";
+        assert_eq!(parse_cpu(stat), Some((2.5, 0.75)));
+        assert_eq!(parse_cpu("garbage"), None);
+    }
+
+    #[test]
+    fn status_lines_give_kib() {
+        let status = "Name:\tmmsrelay\nVmHWM:\t  123456 kB\nVmRSS:\t   99 kB\n";
+        assert_eq!(status_kib(status, "VmHWM:"), Some(123_456));
+        assert_eq!(status_kib(status, "VmRSS:"), Some(99));
+        assert_eq!(status_kib(status, "VmSwap:"), None);
+    }
+
+    #[test]
+    fn own_stats_are_readable() {
+        let s = ProcStats::read("self").expect("/proc/self");
+        assert!(s.peak_rss_kib >= s.rss_kib && s.rss_kib > 0, "{s:?}");
+    }
+}
