@@ -1,6 +1,7 @@
 //! Typed accessors for the accounting attributes the relay reads: RFC 2865 §5.1 User-Name,
-//! §5.4 NAS-IP-Address, §5.8 Framed-IP-Address, §5.31 Calling-Station-Id; RFC 2866 §5.1
-//! Acct-Status-Type, §5.5 Acct-Session-Id; RFC 3162 §2.3 Framed-IPv6-Prefix.
+//! §5.4 NAS-IP-Address, §5.8 Framed-IP-Address, §5.31 Calling-Station-Id, §5.32 NAS-Identifier;
+//! RFC 2866 §5.1 Acct-Status-Type, §5.5 Acct-Session-Id; RFC 3162 §2.3 Framed-IPv6-Prefix,
+//! §2.1 NAS-IPv6-Address.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -18,10 +19,14 @@ pub mod attr {
     pub const VENDOR_SPECIFIC: u8 = 26;
     /// RFC 2865 §5.31 Calling-Station-Id (the MSISDN on a GGSN/PGW).
     pub const CALLING_STATION_ID: u8 = 31;
+    /// RFC 2865 §5.32 NAS-Identifier.
+    pub const NAS_IDENTIFIER: u8 = 32;
     /// RFC 2866 §5.1 Acct-Status-Type.
     pub const ACCT_STATUS_TYPE: u8 = 40;
     /// RFC 2866 §5.5 Acct-Session-Id.
     pub const ACCT_SESSION_ID: u8 = 44;
+    /// RFC 3162 §2.1 NAS-IPv6-Address.
+    pub const NAS_IPV6_ADDRESS: u8 = 95;
     /// RFC 3162 §2.3 Framed-IPv6-Prefix.
     pub const FRAMED_IPV6_PREFIX: u8 = 97;
 }
@@ -151,6 +156,18 @@ impl Packet {
         Ok(self
             .fixed::<4>(attr::NAS_IP_ADDRESS, "4")?
             .map(Ipv4Addr::from))
+    }
+
+    /// RFC 3162 §2.1 NAS-IPv6-Address (address, 16 octets).
+    pub fn nas_ipv6_address(&self) -> Result<Option<Ipv6Addr>, AttributeError> {
+        Ok(self
+            .fixed::<16>(attr::NAS_IPV6_ADDRESS, "16")?
+            .map(Ipv6Addr::from))
+    }
+
+    /// RFC 2865 §5.32 NAS-Identifier (string; the RFC recommends a FQDN, read here as UTF-8).
+    pub fn nas_identifier(&self) -> Result<Option<&str>, AttributeError> {
+        self.text(attr::NAS_IDENTIFIER)
     }
 
     /// RFC 3162 §2.3 Framed-IPv6-Prefix: Reserved, Prefix-Length (0..=128), then the prefix

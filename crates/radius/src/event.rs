@@ -18,8 +18,11 @@ pub struct SessionInfo {
     pub session_id: Option<String>,
     /// User-Name (RFC 2865 §5.1).
     pub user_name: Option<String>,
-    /// NAS-IP-Address (RFC 2865 §5.4) or, when absent, the packet's source address.
+    /// NAS-IP-Address (RFC 2865 §5.4), else NAS-IPv6-Address (RFC 3162 §2.1), else the
+    /// packet's source address.
     pub nas: IpAddr,
+    /// NAS-Identifier (RFC 2865 §5.32).
+    pub nas_identifier: Option<String>,
 }
 
 /// An accounting event (RFC 2866 §5.1 Acct-Status-Type).
@@ -34,13 +37,17 @@ pub enum AccountingEvent {
     Stop(SessionInfo),
     /// Accounting-On (7): the NAS restarted; every binding it held is gone.
     AccountingOn {
-        /// NAS-IP-Address or the source address.
+        /// NAS-IP-Address, else NAS-IPv6-Address, else the source address.
         nas: IpAddr,
+        /// NAS-Identifier (RFC 2865 §5.32).
+        nas_identifier: Option<String>,
     },
-    /// Accounting-Off (8): the NAS is going down.
+    /// Accounting-Off (8): the NAS is going down; every binding it held is gone.
     AccountingOff {
-        /// NAS-IP-Address or the source address.
+        /// NAS-IP-Address, else NAS-IPv6-Address, else the source address.
         nas: IpAddr,
+        /// NAS-Identifier (RFC 2865 §5.32).
+        nas_identifier: Option<String>,
     },
 }
 
@@ -71,7 +78,12 @@ impl AccountingEvent {
         let status = packet
             .acct_status_type()?
             .ok_or(EventError::MissingStatusType)?;
-        let nas = packet.nas_ip_address()?.map_or(source, IpAddr::V4);
+        let nas = match (packet.nas_ip_address()?, packet.nas_ipv6_address()?) {
+            (Some(v4), _) => IpAddr::V4(v4),
+            (None, Some(v6)) => IpAddr::V6(v6),
+            (None, None) => source,
+        };
+        let nas_identifier = packet.nas_identifier()?.map(str::to_owned);
         let info = || -> Result<SessionInfo, EventError> {
             Ok(SessionInfo {
                 ip: packet.framed_ip_address()?,
@@ -80,14 +92,21 @@ impl AccountingEvent {
                 session_id: packet.acct_session_id()?.map(str::to_owned),
                 user_name: packet.user_name()?.map(str::to_owned),
                 nas,
+                nas_identifier: nas_identifier.clone(),
             })
         };
         Ok(match status {
             AcctStatusType::Start => Self::Start(info()?),
             AcctStatusType::InterimUpdate => Self::Interim(info()?),
             AcctStatusType::Stop => Self::Stop(info()?),
-            AcctStatusType::AccountingOn => Self::AccountingOn { nas },
-            AcctStatusType::AccountingOff => Self::AccountingOff { nas },
+            AcctStatusType::AccountingOn => Self::AccountingOn {
+                nas,
+                nas_identifier,
+            },
+            AcctStatusType::AccountingOff => Self::AccountingOff {
+                nas,
+                nas_identifier,
+            },
             other => return Err(EventError::UnhandledStatusType(other.to_u32())),
         })
     }
@@ -118,6 +137,7 @@ mod tests {
                 session_id: Some("abc".into()),
                 user_name: None,
                 nas: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9)),
+                nas_identifier: None,
             })
         );
     }
@@ -128,8 +148,37 @@ mod tests {
             .with(attr::ACCT_STATUS_TYPE, 7u32.to_be_bytes().to_vec());
         assert_eq!(
             AccountingEvent::from_request(&p, SRC),
-            Ok(AccountingEvent::AccountingOn { nas: SRC })
+            Ok(AccountingEvent::AccountingOn {
+                nas: SRC,
+                nas_identifier: None
+            })
         );
+    }
+
+    #[test]
+    fn accounting_off_names_the_nas_by_ipv6_address_and_identifier_rfc2865_s5_32_rfc3162_s2_1() {
+        let v6: std::net::Ipv6Addr = "2001:db8::9".parse().unwrap();
+        let p = Packet::new(Code::AccountingRequest, 1)
+            .with(attr::ACCT_STATUS_TYPE, 8u32.to_be_bytes().to_vec())
+            .with(attr::NAS_IPV6_ADDRESS, v6.octets().to_vec())
+            .with(attr::NAS_IDENTIFIER, b"pgw-1.example".to_vec());
+        assert_eq!(
+            AccountingEvent::from_request(&p, SRC),
+            Ok(AccountingEvent::AccountingOff {
+                nas: IpAddr::V6(v6),
+                nas_identifier: Some("pgw-1.example".into())
+            })
+        );
+        let short = Packet::new(Code::AccountingRequest, 1)
+            .with(attr::ACCT_STATUS_TYPE, 8u32.to_be_bytes().to_vec())
+            .with(attr::NAS_IPV6_ADDRESS, vec![0; 4]);
+        assert!(matches!(
+            AccountingEvent::from_request(&short, SRC),
+            Err(EventError::Attribute(AttributeError::BadLength {
+                kind: 95,
+                ..
+            }))
+        ));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use diameter::sh_client::ShClient;
 use mms_address::{Address, E164, Msisdn, ParseOptions};
 use mms_pdu::FromAddress;
-use mms_store::{RadiusBinding, Store, StoreError, Timestamp};
+use mms_store::{NasKey, RadiusBinding, Store, StoreError, Timestamp};
 use radius::AccountingEvent;
 use radius::server::{
     AccountingHandler, AccountingListener, Client, HandlerError, ListenerConfig, Stats,
@@ -397,7 +397,8 @@ impl<S: Store> IdentitySources<S> {
 }
 
 /// Applies RADIUS accounting events to the store: Start/Interim bind the framed IP to the
-/// MSISDN, Stop removes the binding (RFC 2866 §5.1). Each is committed before the listener answers.
+/// MSISDN (recording the NAS), Stop removes the binding, Accounting-On/Off removes every binding
+/// of that NAS (RFC 2866 §5.1). Each is committed before the listener answers.
 pub struct StoreAccounting<S: Store> {
     store: S,
 }
@@ -427,6 +428,7 @@ impl<S: Store> AccountingHandler for StoreAccounting<S> {
                     msisdn: msisdn.as_str().to_owned(),
                     session_id: info.session_id.unwrap_or_default(),
                     updated_at: Timestamp::now(),
+                    nas: Some(nas_key(from, info.nas, info.nas_identifier)),
                 };
                 self.store.radius_start(binding).await.map_err(store_err)?;
                 tracing::debug!(%ip, %msisdn, "RADIUS binding stored");
@@ -444,11 +446,35 @@ impl<S: Store> AccountingHandler for StoreAccounting<S> {
                 }
                 Ok(())
             }
+            AccountingEvent::AccountingOn {
+                nas,
+                nas_identifier,
+            }
+            | AccountingEvent::AccountingOff {
+                nas,
+                nas_identifier,
+            } => {
+                // The NAS restarted or goes down: every session it had is over, and its addresses
+                // will be handed to other subscribers. Clear before answering.
+                let key = nas_key(from, nas, nas_identifier);
+                let removed = self.store.radius_nas_reset(&key).await.map_err(store_err)?;
+                tracing::info!(%from, %nas, nas_identifier = ?key.identifier, removed, "RADIUS Accounting-On/Off: the NAS's bindings cleared");
+                Ok(())
+            }
             other => {
                 tracing::info!(%from, event = ?other, "RADIUS accounting event without a binding change");
                 Ok(())
             }
         }
+    }
+}
+
+/// The store's key of the NAS behind an Accounting-Request from `from` (RFC 2865 §5.4, §5.32).
+fn nas_key(from: SocketAddr, nas: IpAddr, identifier: Option<String>) -> NasKey {
+    NasKey {
+        client: canonical_ip(from.ip()).to_string(),
+        ip: canonical_ip(nas).to_string(),
+        identifier,
     }
 }
 

@@ -165,9 +165,10 @@ pub enum ReportError {
     /// A read report from a requester with no identity, or a From it does not own.
     #[error("read report sender not authenticated")]
     NotAuthenticated,
-    /// A read report without a usable To (the original sender).
-    #[error("read report without a valid To")]
-    NoOriginalSender,
+    /// A read report for a message id naming no MM delivered to the reader through this relay
+    /// (unknown, or another user's).
+    #[error("no such message delivered to the reader")]
+    UnknownMessage,
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -177,9 +178,8 @@ impl ReportError {
     /// The HTTP status of the answer.
     pub fn http_status(&self) -> StatusCode {
         match self {
-            ReportError::UnknownTransaction => StatusCode::NOT_FOUND,
+            ReportError::UnknownTransaction | ReportError::UnknownMessage => StatusCode::NOT_FOUND,
             ReportError::NotRecipient | ReportError::NotAuthenticated => StatusCode::FORBIDDEN,
-            ReportError::NoOriginalSender => StatusCode::BAD_REQUEST,
             ReportError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -858,19 +858,22 @@ async fn acknowledge<S: Store>(
     .await
 }
 
-/// Whether an address is served by this relay (own SIP domains or number ranges).
-fn is_local(config: &RelayConfig, a: &Address) -> bool {
-    match a {
-        Address::Sip(uri) => config
-            .relay
-            .sip_domains
-            .iter()
-            .any(|d| d.eq_ignore_ascii_case(uri.host())),
-        Address::Tel(n) => config.relay.number_ranges.iter().any(|r| n.has_prefix(r)),
-        _ => false,
-    }
+/// Whether a recipient in `state` was delivered through this relay's MM1 side: the states in
+/// which its MM is served for retrieval (the push is out or going, or it was fetched). Only such
+/// a recipient can have read the MM.
+fn delivered_here(state: RecipientState) -> bool {
+    matches!(
+        state,
+        RecipientState::Notifying | RecipientState::Notified | RecipientState::Retrieved
+    )
 }
 
+/// `m-read-rec-ind` (MMS ENC §6.7.2): accepted only from an authenticated reader who is a
+/// recipient of an MM stored under that X-Mms-Message-ID and delivered to them here
+/// ([`delivered_here`]); the report goes to the MM's stored sender (its To is not trusted):
+/// `m-read-orig-ind` for an MM1 sender, `MM4_read_reply_report.REQ` to the originating relay
+/// for an MM4 one. Anything else is [`ReportError::UnknownMessage`], answered alike whether the
+/// message id is unknown or someone else's.
 async fn read_rec<S: Store>(
     state: &Mm1State<S>,
     peer: IpAddr,
@@ -880,41 +883,60 @@ async fn read_rec<S: Store>(
     let inner = &state.inner;
     let ua = authenticate(state, peer, headers).await?;
     let from = r.from.clone().unwrap_or(FromAddress::InsertAddressToken);
-    let reader =
-        sender_for(ua.as_ref(), &from, &inner.opts).map_err(|_| ReportError::NotAuthenticated)?;
-    let original_sender =
-        r.to.iter()
-            .find_map(|t| {
-                Address::parse_with(&t.text(), &inner.opts)
-                    .ok()
-                    .filter(routable)
-            })
-            .ok_or(ReportError::NoOriginalSender)?;
+    // A From the UA wrote must be one of its identities; insert-address-token stands for any of
+    // them (the MM may have been addressed to another of the subscriber's identities).
+    let readers = match (&from, ua.as_ref()) {
+        (FromAddress::Present(_), _) => vec![
+            sender_for(ua.as_ref(), &from, &inner.opts)
+                .map_err(|_| ReportError::NotAuthenticated)?,
+        ],
+        (FromAddress::InsertAddressToken, Some(ua)) => ua.identities.clone(),
+        (FromAddress::InsertAddressToken, None) => return Err(ReportError::NotAuthenticated),
+    };
+    let mut delivered = None;
+    for reader in &readers {
+        let found = inner
+            .store
+            .mm_by_message_id(&r.message_id, &reader.to_string())
+            .await?;
+        if let Some(m) = found
+            .into_iter()
+            .find(|m| delivered_here(m.recipient.state))
+        {
+            delivered = Some(m);
+            break;
+        }
+    }
+    let Some(m) = delivered else {
+        tracing::info!(
+            %peer,
+            reader = %readers.first().map(ToString::to_string).unwrap_or_default(),
+            message_id = %r.message_id,
+            "m-read-rec-ind for no MM delivered to the reader here: refused"
+        );
+        return Err(ReportError::UnknownMessage);
+    };
     let now = Timestamp::now();
+    let reader = m.recipient.address.clone();
+    let (kind, originator_system) = match &m.meta.origin {
+        Origin::Mm1 { .. } => (OutboxKind::ReadOrigInd, None),
+        Origin::Mm4 { originator_system } => {
+            (OutboxKind::Mm4ReadReply, Some(originator_system.clone()))
+        }
+    };
     let job = ReadReportJob {
         message_id: r.message_id.clone(),
-        sender: original_sender.to_string(),
-        recipient: reader.to_string(),
+        sender: m.meta.from.clone(),
+        recipient: reader.clone(),
         read_status: r.read_status.0,
         date: r.date.unwrap_or_else(|| now_secs(now)),
-        originator_system: None,
+        originator_system,
     };
-    let item = if is_local(&inner.config, &original_sender) {
-        let key = format!(
-            "{}:{}:{}",
-            OutboxKind::ReadOrigInd.as_str(),
-            r.message_id,
-            job.recipient
-        );
-        ReadOrigIndJob(job).item(key, None, None, now)
-    } else {
-        let key = format!(
-            "{}:{}:{}",
-            OutboxKind::Mm4ReadReply.as_str(),
-            r.message_id,
-            job.recipient
-        );
-        Mm4ReadReplyJob(job).item(key, None, None, now)
+    // One read report per recipient of an MM: a repeated m-read-rec-ind is not passed on again.
+    let key = format!("{}:{}:{reader}", kind.as_str(), m.mm_id);
+    let item = match kind {
+        OutboxKind::ReadOrigInd => ReadOrigIndJob(job).item(key, None, None, now),
+        _ => Mm4ReadReplyJob(job).item(key, None, None, now),
     };
     inner.store.enqueue(vec![item], now).await?;
     inner.wake.notify_waiters();
@@ -971,13 +993,11 @@ async fn retrieve_conf<S: Store>(
         tracing::warn!(%peer, "retrieval of another user's message refused");
         return Err(RetrieveError::NotFound);
     }
-    let retrievable = store.recipients(&mm_id).await?.iter().any(|r| {
-        r.address == recipient
-            && matches!(
-                r.state,
-                RecipientState::Notifying | RecipientState::Notified | RecipientState::Retrieved
-            )
-    });
+    let retrievable = store
+        .recipients(&mm_id)
+        .await?
+        .iter()
+        .any(|r| r.address == recipient && delivered_here(r.state));
     if !retrievable {
         return Err(RetrieveError::NotFound);
     }

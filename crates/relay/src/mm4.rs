@@ -10,7 +10,9 @@
 //!   recipient) was seen before is a duplicate: answered, not delivered again. No recipient of
 //!   ours: `Error-sending-address-unresolved`.
 //! * `MM4_delivery_report.REQ` / `MM4_read_reply_report.REQ` for a local sender: a
-//!   [`DeliveryIndJob`] / [`ReadOrigIndJob`] for the notifier.
+//!   [`DeliveryIndJob`] / [`ReadOrigIndJob`] for the notifier. A read reply is taken only for an
+//!   MM this relay originated and forwarded to the report's sender (else its `.RES` says
+//!   `Error-message-not-found`, or SMTP 550 5.7.1 when it asked for none).
 //! * `MM4_forward.RES` with an error status: the forwarded recipient's failure report.
 //! * Every request with `X-Mms-Ack-Request: Yes` gets its `.RES` (an [`Mm4ResponseJob`]) to its
 //!   `X-Mms-Originator-System`; a message that does not decode gets
@@ -40,9 +42,9 @@ use mms_address::Address;
 use mms_pdu::{Body, EncodedString, MmsVersion, Pdu, ReadStatus, RetrieveConf, Status, TimeSpec};
 use mms_resolver::{DnsLookup, RecordKind, Records, ResolveError, Resolver, ResolverConfig, Route};
 use mms_store::{
-    AcceptOutcome, LeasedItem, MmId, MmMeta, NewMm, NewOutboxItem, NewRecipient, Origin,
-    OutboxEffects, OutboxKind, RecipientEvent, RecipientState, RetrievalToken, Store, StoredMm,
-    Timestamp,
+    AcceptOutcome, LeasedItem, MessageRecipient, MmId, MmMeta, NewMm, NewOutboxItem, NewRecipient,
+    Origin, OutboxEffects, OutboxKind, RecipientEvent, RecipientState, RetrievalToken, Store,
+    StoredMm, Timestamp,
 };
 use serde::Deserialize;
 use tokio::sync::Notify;
@@ -552,6 +554,47 @@ impl<S: Store> Mm4Inbound<S> {
         self.enqueue(items).await
     }
 
+    /// The MM an `MM4_read_reply_report.REQ` (TS 23.140 §8.4.3) may report on: one this relay
+    /// originated (MM1 origin) under `message_id` and forwarded over MM4 to `reader`, the
+    /// report's From. `None` for an unknown message id, another recipient's MM, or a recipient
+    /// this relay did not forward to.
+    async fn read_reply_target(
+        &self,
+        message_id: &str,
+        reader: &str,
+    ) -> Result<Option<MessageRecipient>, Reject> {
+        let found = self
+            .store
+            .mm_by_message_id(message_id, reader)
+            .await
+            .map_err(|e| Reject::transient(format!("store unavailable: {e}")))?;
+        Ok(found.into_iter().find(|m| {
+            matches!(m.meta.origin, Origin::Mm1 { .. })
+                && m.recipient.state == RecipientState::Forwarded
+        }))
+    }
+
+    /// Refuses a request: its `.RES` with `status` when it asked for one, else SMTP 550 5.7.1
+    /// (RFC 3463 §3.8: delivery not authorized, message refused).
+    async fn refuse(
+        &self,
+        request: Option<Answering<'_>>,
+        status: RequestStatus,
+        text: &str,
+    ) -> Result<(), Reject> {
+        match request {
+            Some(request) => {
+                let item = self.response_item(&request, status, Some(text.to_owned()), "");
+                self.enqueue(vec![item]).await
+            }
+            None => Err(Reject {
+                code: 550,
+                enhanced: EnhancedCode::new(5, 7, 1),
+                text: text.to_owned(),
+            }),
+        }
+    }
+
     async fn forward_res(&self, res: Response) -> Result<(), Reject> {
         if res.request_status.is_ok() {
             tracing::debug!(transaction = %res.transaction_id, "MM4_forward.RES Ok");
@@ -654,16 +697,6 @@ impl<S: Store> DeliveryHandler for Mm4Inbound<S> {
                 self.report(request, &r.to, item).await
             }
             Mm4Message::ReadReplyReportReq(r) => {
-                let job = ReadOrigIndJob(ReadReportJob {
-                    message_id: r.message_id.clone(),
-                    sender: r.to.address().to_string(),
-                    recipient: r.from.address().to_string(),
-                    read_status: r.read_status.0,
-                    date: r.date,
-                    originator_system: None,
-                });
-                let key = format!("read-orig-ind:mm4:{}:{}", r.message_id, job.0.recipient);
-                let item = job.item(key, None, None, Timestamp::now());
                 let reply_to = r
                     .sender
                     .clone()
@@ -674,6 +707,33 @@ impl<S: Store> DeliveryHandler for Mm4Inbound<S> {
                     transaction_id: &r.transaction_id,
                     message_id: &r.message_id,
                 });
+                let reader = r.from.address().to_string();
+                let Some(m) = self.read_reply_target(&r.message_id, &reader).await? else {
+                    tracing::info!(
+                        message_id = %r.message_id,
+                        reader,
+                        peer = %envelope.peer_addr,
+                        "MM4_read_reply_report.REQ for no MM forwarded to its sender: refused"
+                    );
+                    return self
+                        .refuse(
+                            request,
+                            RequestStatus::ErrorMessageNotFound,
+                            "no such message was forwarded to the reader",
+                        )
+                        .await;
+                };
+                // The sender is the one stored with the MM, not whatever the report's To says.
+                let job = ReadOrigIndJob(ReadReportJob {
+                    message_id: r.message_id.clone(),
+                    sender: m.meta.from.clone(),
+                    recipient: reader,
+                    read_status: r.read_status.0,
+                    date: r.date,
+                    originator_system: None,
+                });
+                let key = format!("read-orig-ind:{}:{}", m.mm_id, job.0.recipient);
+                let item = job.item(key, None, None, Timestamp::now());
                 self.report(request, &r.to, item).await
             }
             Mm4Message::ForwardRes(res) => self.forward_res(res).await,

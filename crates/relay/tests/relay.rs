@@ -9,6 +9,8 @@ mod mm1_identity;
 mod mm1_support;
 #[path = "relay/mm1_vectors.rs"]
 mod mm1_vectors;
+#[path = "relay/reports_auth.rs"]
+mod reports_auth;
 #[path = "relay/work_mm4.rs"]
 mod work_mm4;
 #[path = "relay/work_notify.rs"]

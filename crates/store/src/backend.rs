@@ -275,27 +275,31 @@ macro_rules! backend {
                 })
             }
 
-            fn mm_from_row(row: &$Row) -> Result<StoredMm, StoreError> {
+            fn meta_from_row(row: &$Row) -> Result<MmMeta, StoreError> {
                 let kind: String = row.try_get("origin_kind")?;
                 let origin = Origin::parse(&kind, row.try_get("origin_detail")?)
                     .ok_or_else(|| corrupt("origin kind", &kind))?;
                 let size: i64 = row.try_get("size")?;
+                Ok(MmMeta {
+                    message_id: row.try_get("message_id")?,
+                    transaction_id: row.try_get("transaction_id")?,
+                    from: row.try_get("sender")?,
+                    mms_version: row.try_get("mms_version")?,
+                    content_type: row.try_get("content_type")?,
+                    subject: row.try_get("subject")?,
+                    size: u64::try_from(size).map_err(|_| corrupt("size", &size.to_string()))?,
+                    date: Timestamp::from_millis(row.try_get("date_ms")?),
+                    expiry: Timestamp::from_millis(row.try_get("expiry_ms")?),
+                    delivery_report: row.try_get("delivery_report")?,
+                    read_report: row.try_get("read_report")?,
+                    origin,
+                })
+            }
+
+            fn mm_from_row(row: &$Row) -> Result<StoredMm, StoreError> {
                 Ok(StoredMm {
                     id: MmId::from_string(row.try_get("id")?),
-                    meta: MmMeta {
-                        message_id: row.try_get("message_id")?,
-                        transaction_id: row.try_get("transaction_id")?,
-                        from: row.try_get("sender")?,
-                        mms_version: row.try_get("mms_version")?,
-                        content_type: row.try_get("content_type")?,
-                        subject: row.try_get("subject")?,
-                        size: u64::try_from(size).map_err(|_| corrupt("size", &size.to_string()))?,
-                        date: Timestamp::from_millis(row.try_get("date_ms")?),
-                        expiry: Timestamp::from_millis(row.try_get("expiry_ms")?),
-                        delivery_report: row.try_get("delivery_report")?,
-                        read_report: row.try_get("read_report")?,
-                        origin,
-                    },
+                    meta: meta_from_row(row)?,
                     headers: Bytes::from(row.try_get::<Vec<u8>, _>("headers")?),
                     body: Bytes::from(row.try_get::<Vec<u8>, _>("body")?),
                     received_at: Timestamp::from_millis(row.try_get("received_ms")?),
@@ -337,6 +341,35 @@ macro_rules! backend {
                 .fetch_all(&mut *c)
                 .await?;
                 rows.iter().map(recipient_from_row).collect()
+            }
+
+            pub(crate) async fn mm_by_message_id(
+                c: &mut Conn,
+                message_id: String,
+                recipient: String,
+            ) -> Result<Vec<MessageRecipient>, StoreError> {
+                // mm_message_id, then the recipient primary key (mm_id, address).
+                let rows = sqlx::query(
+                    "SELECT m.id, m.message_id, m.transaction_id, m.sender, m.mms_version, m.content_type, \
+                     m.subject, m.size, m.date_ms, m.expiry_ms, m.delivery_report, m.read_report, m.origin_kind, \
+                     m.origin_detail, r.mm_id, r.address, r.state, r.detail, r.attempts, r.last_error, \
+                     r.created_ms, r.updated_ms FROM mm m JOIN recipient r ON r.mm_id = m.id \
+                     WHERE m.message_id = $1 AND r.address = $2 ORDER BY m.received_ms DESC, m.id DESC LIMIT $3",
+                )
+                .bind(message_id)
+                .bind(recipient)
+                .bind(i64::from($crate::MESSAGE_ID_MATCHES))
+                .fetch_all(&mut *c)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(MessageRecipient {
+                            mm_id: MmId::from_string(row.try_get("id")?),
+                            meta: meta_from_row(row)?,
+                            recipient: recipient_from_row(row)?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn check_lease(c: &mut Conn, lease: &Lease, rows: u64) -> Result<(), QueueError> {
@@ -631,15 +664,24 @@ macro_rules! backend {
             }
 
             pub(crate) async fn radius_start(c: &mut Conn, b: RadiusBinding) -> Result<(), StoreError> {
+                let (client, nas_ip, identifier) = match b.nas {
+                    Some(n) => (Some(n.client), Some(n.ip), n.identifier),
+                    None => (None, None, None),
+                };
                 sqlx::query(
-                    "INSERT INTO radius_binding (ip, msisdn, session_id, updated_ms) VALUES ($1, $2, $3, $4) \
+                    "INSERT INTO radius_binding (ip, msisdn, session_id, updated_ms, nas_client, nas_ip, nas_identifier) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
                      ON CONFLICT (ip) DO UPDATE SET msisdn = excluded.msisdn, session_id = excluded.session_id, \
-                     updated_ms = excluded.updated_ms",
+                     updated_ms = excluded.updated_ms, nas_client = excluded.nas_client, nas_ip = excluded.nas_ip, \
+                     nas_identifier = excluded.nas_identifier",
                 )
                 .bind(b.ip)
                 .bind(b.msisdn)
                 .bind(b.session_id)
                 .bind(b.updated_at.as_millis())
+                .bind(client)
+                .bind(nas_ip)
+                .bind(identifier)
                 .execute(&mut *c)
                 .await?;
                 Ok(())
@@ -655,19 +697,41 @@ macro_rules! backend {
             }
 
             pub(crate) async fn radius_binding(c: &mut Conn, ip: String) -> Result<Option<RadiusBinding>, StoreError> {
-                let row = sqlx::query("SELECT ip, msisdn, session_id, updated_ms FROM radius_binding WHERE ip = $1")
-                    .bind(ip)
-                    .fetch_optional(&mut *c)
-                    .await?;
-                match row {
-                    Some(r) => Ok(Some(RadiusBinding {
-                        ip: r.try_get("ip")?,
-                        msisdn: r.try_get("msisdn")?,
-                        session_id: r.try_get("session_id")?,
-                        updated_at: Timestamp::from_millis(r.try_get("updated_ms")?),
-                    })),
-                    None => Ok(None),
-                }
+                let row = sqlx::query(
+                    "SELECT ip, msisdn, session_id, updated_ms, nas_client, nas_ip, nas_identifier \
+                     FROM radius_binding WHERE ip = $1",
+                )
+                .bind(ip)
+                .fetch_optional(&mut *c)
+                .await?;
+                let Some(r) = row else { return Ok(None) };
+                let client: Option<String> = r.try_get("nas_client")?;
+                let nas_ip: Option<String> = r.try_get("nas_ip")?;
+                let nas = match (client, nas_ip) {
+                    (Some(client), Some(ip)) => Some(NasKey { client, ip, identifier: r.try_get("nas_identifier")? }),
+                    _ => None,
+                };
+                Ok(Some(RadiusBinding {
+                    ip: r.try_get("ip")?,
+                    msisdn: r.try_get("msisdn")?,
+                    session_id: r.try_get("session_id")?,
+                    updated_at: Timestamp::from_millis(r.try_get("updated_ms")?),
+                    nas,
+                }))
+            }
+
+            pub(crate) async fn radius_nas_reset(c: &mut Conn, nas: NasKey) -> Result<u64, StoreError> {
+                // A NULL identifier matches nothing (`= NULL` is unknown), so then only the IP counts.
+                let n = sqlx::query(
+                    "DELETE FROM radius_binding WHERE nas_client IS NULL \
+                     OR (nas_client = $1 AND (nas_ip = $2 OR nas_identifier = $3))",
+                )
+                .bind(nas.client)
+                .bind(nas.ip)
+                .bind(nas.identifier)
+                .execute(&mut *c)
+                .await?;
+                Ok(n.rows_affected())
             }
 
             pub(crate) async fn purge(c: &mut Conn, before: Timestamp) -> Result<u64, StoreError> {
@@ -708,6 +772,15 @@ macro_rules! backend {
             async fn recipients(&self, id: &$crate::MmId) -> Result<Vec<$crate::RecipientRecord>, $crate::StoreError> {
                 let id = id.clone();
                 self.read(move |c| Box::pin(q::recipients(c, id))).await
+            }
+
+            async fn mm_by_message_id(
+                &self,
+                message_id: &str,
+                recipient: &str,
+            ) -> Result<Vec<$crate::MessageRecipient>, $crate::StoreError> {
+                let (message_id, recipient) = (message_id.to_owned(), recipient.to_owned());
+                self.read(move |c| Box::pin(q::mm_by_message_id(c, message_id, recipient))).await
             }
 
             async fn update_recipient(
@@ -808,6 +881,11 @@ macro_rules! backend {
             async fn radius_binding(&self, ip: &str) -> Result<Option<$crate::RadiusBinding>, $crate::StoreError> {
                 let ip = ip.to_owned();
                 self.read(move |c| Box::pin(q::radius_binding(c, ip))).await
+            }
+
+            async fn radius_nas_reset(&self, nas: &$crate::NasKey) -> Result<u64, $crate::StoreError> {
+                let nas = nas.clone();
+                self.write(move |c| Box::pin(q::radius_nas_reset(c, nas))).await
             }
 
             async fn purge(&self, before: $crate::Timestamp) -> Result<u64, $crate::StoreError> {

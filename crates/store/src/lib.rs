@@ -21,7 +21,8 @@
 //!   by the next owner, so a node that dies loses nothing. A recipient's state change and the outbox
 //!   changes it implies commit in one transaction ([`Store::update_recipient`] with [`OutboxEffects`]);
 //!   accepting an MM stores it, its recipients and their first items at once ([`Store::accept_mm`]).
-//! * Subscribers (IMPU ↔ MSISDN), RADIUS bindings (IP → MSISDN), MM4 message ids already seen
+//! * Subscribers (IMPU ↔ MSISDN), RADIUS bindings (IP → MSISDN, with the NAS that reported
+//!   them, cleared when it sends Accounting-On/Off), MM4 message ids already seen
 //!   (duplicate suppression, TS 23.140 §8.4.1) and retrieval tokens (≥128 random bits).
 //!
 //! Retry timing is a pure function, [`retry_at`]; [`Store::expire_due`] turns recipients whose MM
@@ -50,14 +51,17 @@ use std::time::Duration;
 
 pub use error::{OpenError, QueueError, StoreError, UpdateError};
 pub use model::{
-    ALL_KINDS, AcceptOutcome, ExpiredRecipient, ItemId, Lease, LeasedItem, MmId, MmMeta, NewMm,
-    NewOutboxItem, NewRecipient, Origin, OutboxEffects, OutboxKind, RadiusBinding, RecipientRecord,
-    RetrievalToken, StoredMm, Timestamp,
+    ALL_KINDS, AcceptOutcome, ExpiredRecipient, ItemId, Lease, LeasedItem, MessageRecipient, MmId,
+    MmMeta, NasKey, NewMm, NewOutboxItem, NewRecipient, Origin, OutboxEffects, OutboxKind,
+    RadiusBinding, RecipientRecord, RetrievalToken, StoredMm, Timestamp,
 };
 pub use postgres::PgStore;
 pub use retry::{RetryPolicy, retry_at, retry_at_random};
 pub use sqlite::{DB_FILE, SqliteStore};
 pub use state::{ALL_STATES, RecipientEvent, RecipientState, TransitionError};
+
+/// The most MMs [`Store::mm_by_message_id`] returns for one (message id, recipient).
+pub const MESSAGE_ID_MATCHES: u32 = 16;
 
 /// The relay's durable store (DESIGN.md §7). Every method commits before it returns `Ok`.
 pub trait Store: Clone + Send + Sync + 'static {
@@ -82,6 +86,16 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         id: &MmId,
     ) -> impl Future<Output = Result<Vec<RecipientRecord>, StoreError>> + Send;
+
+    /// The MMs stored under X-Mms-Message-ID `message_id` that have `recipient` (a normalised
+    /// address) among their recipients, with that recipient's record; newest first, at most
+    /// [`MESSAGE_ID_MATCHES`]. Indexed by message id, then by (MM, recipient). Read reports
+    /// (MMS ENC §6.7.2, TS 23.140 §8.4.3) are checked against it.
+    fn mm_by_message_id(
+        &self,
+        message_id: &str,
+        recipient: &str,
+    ) -> impl Future<Output = Result<Vec<MessageRecipient>, StoreError>> + Send;
 
     /// Applies `event` to one recipient ([`RecipientState::apply`]) and, in the same transaction,
     /// completes `effects.complete` and enqueues `effects.enqueue`. Nothing changes on error.
@@ -203,6 +217,15 @@ pub trait Store: Clone + Send + Sync + 'static {
         ip: &str,
     ) -> impl Future<Output = Result<Option<RadiusBinding>, StoreError>> + Send;
 
+    /// Records Accounting-On/Off (RFC 2866 §5.1 Acct-Status-Type 7/8) of a NAS: removes every
+    /// binding `nas.client` reported for that NAS (same NAS IP address, or same NAS-Identifier when
+    /// one is given), and every binding whose NAS is unknown (stored by schema 1). Returns how many
+    /// were removed.
+    fn radius_nas_reset(
+        &self,
+        nas: &NasKey,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Deletes finished outbox items finished before `before`, and MMs expired before `before` that
     /// have no pending recipient or item. Returns the number of rows deleted.
     fn purge(&self, before: Timestamp) -> impl Future<Output = Result<u64, StoreError>> + Send;
@@ -270,6 +293,14 @@ impl Store for AnyStore {
 
     async fn recipients(&self, id: &MmId) -> Result<Vec<RecipientRecord>, StoreError> {
         dispatch!(self, s => s.recipients(id))
+    }
+
+    async fn mm_by_message_id(
+        &self,
+        message_id: &str,
+        recipient: &str,
+    ) -> Result<Vec<MessageRecipient>, StoreError> {
+        dispatch!(self, s => s.mm_by_message_id(message_id, recipient))
     }
 
     async fn update_recipient(
@@ -365,6 +396,10 @@ impl Store for AnyStore {
 
     async fn radius_binding(&self, ip: &str) -> Result<Option<RadiusBinding>, StoreError> {
         dispatch!(self, s => s.radius_binding(ip))
+    }
+
+    async fn radius_nas_reset(&self, nas: &NasKey) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.radius_nas_reset(nas))
     }
 
     async fn purge(&self, before: Timestamp) -> Result<u64, StoreError> {

@@ -456,6 +456,35 @@ pub struct RadiusBinding {
     pub session_id: String,
     /// When Start (or the latest Interim) was recorded.
     pub updated_at: Timestamp,
+    /// The NAS that reported the session; `None` for bindings stored before the store recorded
+    /// it (schema 1), which any Accounting-On/Off clears ([`crate::Store::radius_nas_reset`]).
+    pub nas: Option<NasKey>,
+}
+
+/// Which NAS reported a RADIUS binding, so that its Accounting-On/Off (RFC 2866 §5.1
+/// Acct-Status-Type 7/8: the NAS restarted or goes down, all its sessions are over) clears exactly
+/// the bindings it reported.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NasKey {
+    /// The RADIUS client the Accounting-Request came from (its source address, the party holding
+    /// the shared secret; a proxy when several NASes sit behind one).
+    pub client: String,
+    /// NAS-IP-Address (RFC 2865 §5.4), else NAS-IPv6-Address (RFC 3162 §2.1), else `client`.
+    pub ip: String,
+    /// NAS-Identifier (RFC 2865 §5.32), when sent.
+    pub identifier: Option<String>,
+}
+
+/// One recipient of an MM found by its X-Mms-Message-ID ([`crate::Store::mm_by_message_id`]):
+/// what read reports (MMS ENC §6.7.2, TS 23.140 §8.4.3) are checked against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageRecipient {
+    /// The store's key of the MM.
+    pub mm_id: MmId,
+    /// The MM's indexed fields (sender, origin, report requests).
+    pub meta: MmMeta,
+    /// The recipient's delivery record.
+    pub recipient: RecipientRecord,
 }
 
 #[cfg(test)]

@@ -1,18 +1,13 @@
-//! Every MM1 PDU flow over HTTP (MMS ENC 1.3 §6): send, retrieve, notify-response, acknowledge,
-//! read report, and the m-send-conf status of each refusal.
-
-use std::time::Duration;
+//! Every MM1 PDU flow over HTTP (MMS ENC 1.3 §6): send, retrieve, notify-response, acknowledge
+//! (read reports: reports_auth.rs), and the m-send-conf status of each refusal.
 
 use bytes::Bytes;
-use mms_address::Address;
 use mms_pdu::{
     AcknowledgeInd, EncodedString, ForwardReq, FromAddress, MmsVersion, NotifyRespInd, Pdu,
-    ReadRecInd, ReadStatus, ResponseStatus, RetrieveStatus, Status,
+    ResponseStatus, RetrieveStatus, Status,
 };
-use mms_store::{AcceptOutcome, MmId, OutboxKind, RecipientState, Store};
-use relay::jobs::{
-    DeliveryIndJob, Job, Mm4DeliveryReportJob, Mm4ReadReplyJob, ReadOrigIndJob, ResolveJob,
-};
+use mms_store::{MmId, OutboxKind, RecipientState, Store};
+use relay::jobs::{DeliveryIndJob, Job, Mm4DeliveryReportJob, ResolveJob};
 use relay::mm1;
 
 use crate::mm1_support::{PROXY, Relay, mm_of, send_req, test_config};
@@ -269,48 +264,10 @@ async fn acknowledge_with_report_not_allowed_queues_no_report_mms_enc_7_3_47() {
 
 #[tokio::test]
 async fn acknowledge_of_mm4_message_queues_mm4_delivery_report_ts_23_140_8_4_2() {
-    use mms_store::{MmMeta, NewMm, NewRecipient, Origin, RetrievalToken, Timestamp};
     let relay = Relay::start(test_config()).await;
-    // As the MM4 handler stores an MM from a peer: origin MM4, recipient notifying with a token.
-    let req = send_req(&[BOB], "from b");
-    let (headers, body) = mm1::encode_for_store(&req);
-    let token = RetrievalToken::generate();
-    let now = Timestamp::now();
-    let meta = MmMeta {
-        message_id: "peer-1@mms.b.example".into(),
-        transaction_id: "t".into(),
-        from: "sip:dave@b.example".into(),
-        mms_version: "1.2".into(),
-        content_type: "application/vnd.wap.multipart.mixed".into(),
-        subject: None,
-        size: 10,
-        date: now,
-        expiry: now.plus(Duration::from_secs(3600)),
-        delivery_report: true,
-        read_report: false,
-        origin: Origin::Mm4 {
-            originator_system: "system-user@mms.b.example".into(),
-        },
-    };
-    let outcome = relay
-        .store
-        .accept_mm(
-            NewMm {
-                meta,
-                headers,
-                body,
-            },
-            vec![NewRecipient {
-                address: BOB.into(),
-                state: RecipientState::Notifying,
-                retrieval_token: Some(token.clone()),
-            }],
-            vec![],
-            now,
-        )
-        .await
-        .unwrap();
-    assert!(matches!(outcome, AcceptOutcome::Stored { .. }));
+    let token = relay
+        .accept_from_peer("peer-1@mms.b.example", "sip:dave@b.example", BOB)
+        .await;
     let url = mm1::content_location(&relay.url, &token);
     let (_, pdu) = relay.ua(PROXY).asserted(BOB).get(&url).await;
     let Pdu::RetrieveConf(conf) = pdu else {
@@ -342,43 +299,6 @@ async fn acknowledge_of_mm4_message_queues_mm4_delivery_report_ts_23_140_8_4_2()
     );
     assert_eq!(job.message_id, "peer-1@mms.b.example");
     assert!(relay.items(OutboxKind::DeliveryInd).await.is_empty());
-    relay.stop().await;
-}
-
-#[tokio::test]
-async fn read_rec_ind_queues_read_orig_ind_for_local_sender_and_mm4_read_reply_for_remote_mms_enc_6_7_2()
- {
-    let relay = Relay::start(test_config()).await;
-    let ua = relay.ua(PROXY).asserted(BOB);
-    for (to, message_id) in [(ALICE, "m-local"), ("sip:dave@b.example", "m-remote")] {
-        let rec = ReadRecInd {
-            version: MmsVersion::V1_2,
-            message_id: message_id.into(),
-            to: vec![EncodedString::plain(
-                Address::parse(to).unwrap().to_mms_enc(),
-            )],
-            from: Some(FromAddress::InsertAddressToken),
-            read_status: ReadStatus::READ,
-            ..Default::default()
-        };
-        assert_eq!(ua.post(Pdu::from(rec).encode()).await.0, 204);
-    }
-    let local = relay.items(OutboxKind::ReadOrigInd).await;
-    assert_eq!(local.len(), 1);
-    let job = ReadOrigIndJob::from_payload(&local[0].payload).unwrap().0;
-    assert_eq!(
-        (
-            job.message_id.as_str(),
-            job.sender.as_str(),
-            job.recipient.as_str()
-        ),
-        ("m-local", ALICE, BOB)
-    );
-    assert_eq!(job.read_status, 128);
-    let remote = relay.items(OutboxKind::Mm4ReadReply).await;
-    assert_eq!(remote.len(), 1);
-    let job = Mm4ReadReplyJob::from_payload(&remote[0].payload).unwrap().0;
-    assert_eq!(job.sender, "sip:dave@b.example");
     relay.stop().await;
 }
 

@@ -321,3 +321,68 @@ async fn radclient_binding_authenticates_mm1_from_bound_ip_until_stop_rfc2866() 
     );
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn radclient_accounting_on_clears_that_nas_bindings_so_its_old_ips_send_as_nobody_rfc2866() {
+    if !radclient_present() {
+        return;
+    }
+    let relay = Relay::start(test_config()).await;
+    let radius = relay.radius.as_ref().unwrap().local_addr;
+    let store = &relay.store;
+    store.put_subscriber(ALICE, "447000000001").await.unwrap();
+    store
+        .put_subscriber("sip:carol@a.example", "447000000002")
+        .await
+        .unwrap();
+    let via = |nas: &str, attributes: String| format!("{attributes}NAS-IP-Address = {nas}\n");
+    // Alice's session on NAS 192.0.2.9, carol's on NAS 192.0.2.10 (both through the one client).
+    for (nas, ip, msisdn, session) in [
+        ("192.0.2.9", "127.0.0.3", "447000000001", "a1"),
+        ("192.0.2.10", "127.0.0.6", "447000000002", "c1"),
+    ] {
+        assert!(
+            radclient(
+                radius,
+                RADIUS_SECRET,
+                &via(nas, acct("Start", ip, msisdn, session))
+            )
+            .await
+        );
+    }
+    let send_from = |ip: &'static str| {
+        let ua = relay.ua(ip);
+        async move { ua.send(send_req(&[BOB], "x").into()).await.response_status }
+    };
+    assert_eq!(send_from("127.0.0.3").await, ResponseStatus::OK);
+
+    // NAS 192.0.2.9 reboots (Accounting-On): whoever gets 127.0.0.3 next is not alice.
+    assert!(
+        radclient(
+            radius,
+            RADIUS_SECRET,
+            "Acct-Status-Type = Accounting-On\nNAS-IP-Address = 192.0.2.9\n"
+        )
+        .await
+    );
+    assert!(store.radius_binding("127.0.0.3").await.unwrap().is_none());
+    assert_eq!(
+        send_from("127.0.0.3").await,
+        ResponseStatus::ERROR_PERMANENT_SERVICE_DENIED
+    );
+    // The other NAS's subscriber is untouched until that NAS goes down (Accounting-Off).
+    assert_eq!(send_from("127.0.0.6").await, ResponseStatus::OK);
+    assert!(
+        radclient(
+            radius,
+            RADIUS_SECRET,
+            "Acct-Status-Type = Accounting-Off\nNAS-IP-Address = 192.0.2.10\n"
+        )
+        .await
+    );
+    assert_eq!(
+        send_from("127.0.0.6").await,
+        ResponseStatus::ERROR_PERMANENT_SERVICE_DENIED
+    );
+    relay.stop().await;
+}

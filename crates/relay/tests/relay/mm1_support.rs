@@ -12,7 +12,8 @@ use mms_pdu::{
     SendReq,
 };
 use mms_store::{
-    AnyStore, LeasedItem, MmId, OutboxKind, RecipientEvent, RecipientRecord, Store, Timestamp,
+    AcceptOutcome, AnyStore, LeasedItem, MmId, MmMeta, NewMm, NewRecipient, Origin, OutboxKind,
+    RecipientEvent, RecipientRecord, RecipientState, RetrievalToken, Store, Timestamp,
 };
 use relay::config::{Cidr, RadiusClientConfig, RelayConfig};
 use relay::identity::{RadiusHandle, spawn_radius};
@@ -165,6 +166,55 @@ impl Relay {
             )
             .await
             .unwrap();
+    }
+
+    /// Stores an MM as the MM4 handler does for one from peer `mms.b.example` (origin MM4,
+    /// delivery report asked), with `recipient` notifying; returns its retrieval token.
+    pub async fn accept_from_peer(
+        &self,
+        message_id: &str,
+        from: &str,
+        recipient: &str,
+    ) -> RetrievalToken {
+        let (headers, body) = mm1::encode_for_store(&send_req(&[recipient], "from b"));
+        let token = RetrievalToken::generate();
+        let now = Timestamp::now();
+        let meta = MmMeta {
+            message_id: message_id.into(),
+            transaction_id: "t".into(),
+            from: from.into(),
+            mms_version: "1.2".into(),
+            content_type: "application/vnd.wap.multipart.mixed".into(),
+            subject: None,
+            size: 10,
+            date: now,
+            expiry: now.plus(Duration::from_secs(3600)),
+            delivery_report: true,
+            read_report: true,
+            origin: Origin::Mm4 {
+                originator_system: "system-user@mms.b.example".into(),
+            },
+        };
+        let outcome = self
+            .store
+            .accept_mm(
+                NewMm {
+                    meta,
+                    headers,
+                    body,
+                },
+                vec![NewRecipient {
+                    address: recipient.into(),
+                    state: RecipientState::Notifying,
+                    retrieval_token: Some(token.clone()),
+                }],
+                vec![],
+                now,
+            )
+            .await
+            .unwrap();
+        assert!(matches!(outcome, AcceptOutcome::Stored { .. }));
+        token
     }
 
     /// The recipients of an MM.

@@ -30,21 +30,6 @@ fn token_of(content_location: &str) -> RetrievalToken {
     RetrievalToken::from_string(t.to_owned())
 }
 
-/// Reads the MM4 message aiosmtpd stored as its `n`th.
-async fn mm4_at(sink: &SmtpSink, n: usize) -> Mm4Message {
-    let (eml, meta) = sink.message(n).await;
-    let envelope = mm4::Envelope {
-        mail_from: meta["mail_from"].as_str().unwrap().to_owned(),
-        rcpt_to: meta["rcpt_tos"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_owned())
-            .collect(),
-    };
-    mm4::decode(&envelope, &eml).expect("the stored message is MM4")
-}
-
 #[tokio::test]
 async fn mm_crosses_mm4_to_relay_b_bob_is_notified_and_the_delivery_report_returns_to_alice() {
     let dns = empty_zone().await;

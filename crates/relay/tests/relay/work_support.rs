@@ -526,3 +526,18 @@ impl SmtpSink {
         )
     }
 }
+
+/// Reads the MM4 message aiosmtpd stored as its `n`th.
+pub async fn mm4_at(sink: &SmtpSink, n: usize) -> mm4::Mm4Message {
+    let (eml, meta) = sink.message(n).await;
+    let envelope = mm4::Envelope {
+        mail_from: meta["mail_from"].as_str().unwrap().to_owned(),
+        rcpt_to: meta["rcpt_tos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect(),
+    };
+    mm4::decode(&envelope, &eml).expect("the stored message is MM4")
+}

@@ -790,6 +790,7 @@ pub async fn radius_binding_lasts_until_its_own_stop(b: Backend) {
         msisdn: msisdn.into(),
         session_id: session.into(),
         updated_at: t,
+        nas: None,
     };
     s.radius_start(bind("441234", "s1", T0)).await.unwrap();
     assert_eq!(
@@ -811,6 +812,203 @@ pub async fn radius_binding_lasts_until_its_own_stop(b: Backend) {
     );
     assert!(s.radius_stop("10.1.2.3", "s2").await.unwrap());
     assert_eq!(s.radius_binding("10.1.2.3").await.unwrap(), None);
+}
+
+pub async fn accounting_on_clears_the_bindings_of_that_nas_only_rfc2866_s5_1(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    let nas = |client: &str, ip: &str, id: Option<&str>| NasKey {
+        client: client.into(),
+        ip: ip.into(),
+        identifier: id.map(Into::into),
+    };
+    let bind = |ip: &str, msisdn: &str, n: Option<NasKey>| RadiusBinding {
+        ip: ip.into(),
+        msisdn: msisdn.into(),
+        session_id: format!("s-{ip}"),
+        updated_at: T0,
+        nas: n,
+    };
+    // Two NASes behind one proxy (10.0.0.1), one of them also named by NAS-Identifier; a NAS
+    // with the same NAS-IP-Address reached through another client; a binding of schema 1.
+    let a1 = bind(
+        "100.64.0.1",
+        "441",
+        Some(nas("10.0.0.1", "192.0.2.9", None)),
+    );
+    let a2 = bind(
+        "100.64.0.2",
+        "442",
+        Some(nas("10.0.0.1", "192.0.2.9", Some("pgw-a"))),
+    );
+    let b1 = bind(
+        "100.64.0.3",
+        "443",
+        Some(nas("10.0.0.1", "192.0.2.10", Some("pgw-b"))),
+    );
+    let other = bind(
+        "100.64.0.4",
+        "444",
+        Some(nas("10.0.0.2", "192.0.2.9", None)),
+    );
+    let legacy = bind("100.64.0.5", "445", None);
+    for binding in [&a1, &a2, &b1, &other, &legacy] {
+        s.radius_start(binding.clone()).await.unwrap();
+    }
+    assert_eq!(
+        s.radius_binding("100.64.0.2").await.unwrap(),
+        Some(a2.clone()),
+        "the NAS is stored with the binding"
+    );
+
+    // NAS A restarts: its bindings and the one of unknown NAS go; B's and the other client's stay.
+    assert_eq!(
+        s.radius_nas_reset(&nas("10.0.0.1", "192.0.2.9", None))
+            .await
+            .unwrap(),
+        3
+    );
+    for gone in ["100.64.0.1", "100.64.0.2", "100.64.0.5"] {
+        assert_eq!(s.radius_binding(gone).await.unwrap(), None, "{gone}");
+    }
+    assert_eq!(s.radius_binding("100.64.0.3").await.unwrap(), Some(b1));
+    assert_eq!(
+        s.radius_binding("100.64.0.4").await.unwrap(),
+        Some(other.clone())
+    );
+
+    // NAS B goes down, naming itself only by NAS-Identifier (the proxy's address stands in for
+    // its NAS-IP-Address).
+    assert_eq!(
+        s.radius_nas_reset(&nas("10.0.0.1", "10.0.0.1", Some("pgw-b")))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.radius_binding("100.64.0.3").await.unwrap(), None);
+    assert_eq!(
+        s.radius_nas_reset(&nas("10.0.0.1", "192.0.2.9", Some("pgw-a")))
+            .await
+            .unwrap(),
+        0,
+        "nothing left of that NAS"
+    );
+    assert_eq!(s.radius_binding("100.64.0.4").await.unwrap(), Some(other));
+
+    // A new Start of the address after the reset binds again, under the new NAS.
+    let moved = bind(
+        "100.64.0.4",
+        "449",
+        Some(nas("10.0.0.1", "192.0.2.9", None)),
+    );
+    s.radius_start(moved.clone()).await.unwrap();
+    assert_eq!(s.radius_binding("100.64.0.4").await.unwrap(), Some(moved));
+}
+
+pub async fn schema_1_bindings_survive_the_upgrade_and_go_at_the_first_accounting_on(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    drop(db.open().await);
+    // Back to schema 1 (0002 undone), holding one binding as schema 1 stored it.
+    db.raw(
+        "DROP INDEX radius_binding_nas; \
+         ALTER TABLE radius_binding DROP COLUMN nas_client; \
+         ALTER TABLE radius_binding DROP COLUMN nas_ip; \
+         ALTER TABLE radius_binding DROP COLUMN nas_identifier; \
+         DELETE FROM _sqlx_migrations WHERE version = 2; \
+         INSERT INTO radius_binding (ip, msisdn, session_id, updated_ms) VALUES ('100.64.0.9', '449', 's', 1)",
+    )
+    .await;
+    let s = db.open().await;
+    let kept = s.radius_binding("100.64.0.9").await.unwrap().unwrap();
+    assert_eq!((kept.msisdn.as_str(), kept.nas), ("449", None));
+    let any_nas = NasKey {
+        client: "10.0.0.7".into(),
+        ip: "10.0.0.7".into(),
+        identifier: None,
+    };
+    assert_eq!(s.radius_nas_reset(&any_nas).await.unwrap(), 1);
+    assert_eq!(s.radius_binding("100.64.0.9").await.unwrap(), None);
+}
+
+pub async fn mm_by_message_id_finds_the_recipients_record(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    let first = stored(
+        s.accept_mm(
+            mm1(1, 10),
+            vec![
+                local_rcpt("sip:bob@b.example").0,
+                rcpt("sip:carol@c.example", RecipientState::Resolving),
+            ],
+            vec![],
+            T0,
+        )
+        .await
+        .unwrap(),
+    );
+    // A later MM4 copy carrying the same X-Mms-Message-ID.
+    let second = stored(
+        s.accept_mm(
+            mm4(1, 10),
+            vec![local_rcpt("sip:bob@b.example").0],
+            vec![],
+            at(1),
+        )
+        .await
+        .unwrap(),
+    );
+    s.update_recipient(
+        &first,
+        "sip:bob@b.example",
+        RecipientEvent::PushSent,
+        OutboxEffects::default(),
+        at(2),
+    )
+    .await
+    .unwrap();
+
+    let found = s
+        .mm_by_message_id("msg-1", "sip:bob@b.example")
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|f| f.mm_id.clone()).collect::<Vec<_>>(),
+        vec![second.clone(), first.clone()],
+        "newest first"
+    );
+    assert_eq!(found[1].meta, mm1(1, 10).meta);
+    assert_eq!(found[1].recipient.address, "sip:bob@b.example");
+    assert_eq!(found[1].recipient.mm_id, first);
+    assert_eq!(found[1].recipient.state, RecipientState::Notified);
+    assert_eq!(found[0].recipient.state, RecipientState::Notifying);
+    assert!(matches!(found[0].meta.origin, Origin::Mm4 { .. }));
+
+    let carol = s
+        .mm_by_message_id("msg-1", "sip:carol@c.example")
+        .await
+        .unwrap();
+    assert_eq!(carol.len(), 1);
+    assert_eq!(carol[0].mm_id, first);
+    assert!(
+        s.mm_by_message_id("msg-1", "sip:mallory@b.example")
+            .await
+            .unwrap()
+            .is_empty(),
+        "not a recipient"
+    );
+    assert!(
+        s.mm_by_message_id("msg-2", "sip:bob@b.example")
+            .await
+            .unwrap()
+            .is_empty(),
+        "unknown message id"
+    );
 }
 
 pub async fn database_newer_than_the_binary_is_refused(b: Backend) {
@@ -993,6 +1191,9 @@ on_both_backends!(
     expiry_turns_pending_work_into_expired_reports,
     subscribers_map_impus_to_msisdns,
     radius_binding_lasts_until_its_own_stop,
+    accounting_on_clears_the_bindings_of_that_nas_only_rfc2866_s5_1,
+    mm_by_message_id_finds_the_recipients_record,
+    schema_1_bindings_survive_the_upgrade_and_go_at_the_first_accounting_on,
     database_newer_than_the_binary_is_refused,
     concurrent_writers_are_all_committed,
     purge_drops_finished_work_and_expired_mms_only,

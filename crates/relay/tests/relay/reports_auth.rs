@@ -1,0 +1,287 @@
+//! Read reports are checked against the MM they name (issue 11): an MM1 `m-read-rec-ind` (MMS
+//! ENC §6.7.2) only from a recipient the MM was delivered to here, an `MM4_read_reply_report.REQ`
+//! (TS 23.140 §8.4.3) only for an MM this relay forwarded to the report's sender. Forged reports
+//! are refused and not passed on.
+
+use std::time::Duration;
+
+use mm4::{Mm4Address, Mm4Message, RequestStatus};
+use mm4_smtp::{ClientConfig, Host, OutboundEnvelope, SmtpClient};
+use mms_address::Address;
+use mms_pdu::{
+    EncodedString, FromAddress, MmsVersion, Pdu, ReadRecInd, ReadStatus, ResponseStatus,
+};
+use mms_store::{OutboxKind, RecipientState, Store};
+use relay::jobs::{Job, Mm4ReadReplyJob, ReadOrigIndJob};
+use test_peers::smsc::SmscSink;
+
+use crate::mm1_support::{PROXY, Relay, mm_of, send_req, test_config};
+use crate::work_support::{
+    SmtpSink, TestRelay, accept_mm1, empty_zone, mm4_at, peer, peer_missing, pushes, runs,
+    secs_now, wait_pushes, wait_state,
+};
+
+const ALICE: &str = "sip:alice@a.example";
+const BOB: &str = "sip:bob@a.example";
+const CAROL: &str = "sip:carol@a.example";
+const MALLORY: &str = "sip:mallory@a.example";
+
+/// An `m-read-rec-ind` for `message_id`, To `to`, From `from`.
+fn read_rec_from(message_id: &str, to: &str, from: FromAddress) -> Vec<u8> {
+    Pdu::from(ReadRecInd {
+        version: MmsVersion::V1_2,
+        message_id: message_id.into(),
+        to: vec![EncodedString::plain(
+            Address::parse(to).unwrap().to_mms_enc(),
+        )],
+        from: Some(from),
+        read_status: ReadStatus::READ,
+        ..Default::default()
+    })
+    .encode()
+}
+
+/// An `m-read-rec-ind` for `message_id`, To `to`, From insert-address-token.
+fn read_rec(message_id: &str, to: &str) -> Vec<u8> {
+    read_rec_from(message_id, to, FromAddress::InsertAddressToken)
+}
+
+#[tokio::test]
+async fn mm1_read_rec_ind_is_taken_only_from_a_recipient_it_was_delivered_to_mms_enc_6_7_2() {
+    let relay = Relay::start(test_config()).await;
+    // Alice sends to bob and carol; bob's copy is delivered (notifying), carol's is not yet.
+    let conf = relay
+        .ua(PROXY)
+        .asserted(ALICE)
+        .send(send_req(&[BOB, CAROL], "read me").into())
+        .await;
+    assert_eq!(conf.response_status, ResponseStatus::OK);
+    let message_id = conf.message_id.expect("m-send-conf names the message");
+    let mm_id = mm_of(&relay, BOB).await;
+    relay.resolve_local(&mm_id, BOB).await;
+
+    // Forged: another subscriber's report on alice's message, a recipient it was not delivered to
+    // yet, an unknown message id, a From the reader does not own. Nothing is queued.
+    let mallory = relay.ua(PROXY).asserted(MALLORY);
+    assert_eq!(mallory.post(read_rec(&message_id, ALICE)).await.0, 404);
+    let carol = relay.ua(PROXY).asserted(CAROL);
+    assert_eq!(carol.post(read_rec(&message_id, ALICE)).await.0, 404);
+    let bob = relay.ua(PROXY).asserted(BOB);
+    assert_eq!(
+        bob.post(read_rec("no-such-id@mms.a.example", ALICE))
+            .await
+            .0,
+        404
+    );
+    let as_alice = FromAddress::Present(EncodedString::plain(
+        Address::parse(ALICE).unwrap().to_mms_enc(),
+    ));
+    assert_eq!(
+        bob.post(read_rec_from(&message_id, ALICE, as_alice))
+            .await
+            .0,
+        403
+    );
+    // Unauthenticated: no identity at all.
+    assert_eq!(
+        relay
+            .ua("127.0.0.9")
+            .post(read_rec(&message_id, ALICE))
+            .await
+            .0,
+        403
+    );
+    assert!(relay.items(OutboxKind::ReadOrigInd).await.is_empty());
+    assert!(relay.items(OutboxKind::Mm4ReadReply).await.is_empty());
+
+    // Bob's own report goes to the stored sender, whatever its To claims; a repeat adds nothing.
+    assert_eq!(bob.post(read_rec(&message_id, MALLORY)).await.0, 204);
+    assert_eq!(bob.post(read_rec(&message_id, ALICE)).await.0, 204);
+    let items = relay.items(OutboxKind::ReadOrigInd).await;
+    assert_eq!(items.len(), 1, "one read report per recipient");
+    let job = ReadOrigIndJob::from_payload(&items[0].payload).unwrap().0;
+    assert_eq!(
+        (
+            job.message_id.as_str(),
+            job.sender.as_str(),
+            job.recipient.as_str(),
+            job.read_status
+        ),
+        (message_id.as_str(), ALICE, BOB, 128)
+    );
+    assert!(relay.items(OutboxKind::Mm4ReadReply).await.is_empty());
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn mm1_read_rec_ind_on_an_mm4_message_goes_back_to_its_originator_ts_23_140_8_4_3() {
+    let relay = Relay::start(test_config()).await;
+    // As the MM4 handler stores an MM from a peer; bob is notified.
+    relay
+        .accept_from_peer("peer-7@mms.b.example", "sip:dave@b.example", BOB)
+        .await;
+    let bob = relay.ua(PROXY).asserted(BOB);
+    assert_eq!(
+        bob.post(read_rec("peer-7@mms.b.example", "sip:dave@b.example"))
+            .await
+            .0,
+        204
+    );
+    let items = relay.items(OutboxKind::Mm4ReadReply).await;
+    assert_eq!(items.len(), 1);
+    let job = Mm4ReadReplyJob::from_payload(&items[0].payload).unwrap().0;
+    assert_eq!(
+        (job.sender.as_str(), job.recipient.as_str()),
+        ("sip:dave@b.example", BOB)
+    );
+    assert_eq!(
+        job.originator_system.as_deref(),
+        Some("system-user@mms.b.example")
+    );
+    assert!(relay.items(OutboxKind::ReadOrigInd).await.is_empty());
+    relay.stop().await;
+}
+
+/// An MM4_read_reply_report.REQ from relay B: `reader` read `message_id` sent by alice.
+fn read_reply(message_id: &str, reader: &str, ack: bool) -> (mm4::Envelope, Vec<u8>) {
+    let req = mm4::ReadReplyReportReq {
+        version: mm4::DEFAULT_3GPP_MMS_VERSION.to_owned(),
+        transaction_id: format!("rr-{:08x}", rand::random::<u32>()),
+        message_id: message_id.to_owned(),
+        rfc5322_message_id: None,
+        from: Mm4Address::new(Address::parse(reader).unwrap(), "mms.b.example").unwrap(),
+        to: Mm4Address::new(Address::parse(ALICE).unwrap(), "mms.a.example").unwrap(),
+        sender: Some("system-user@mms.b.example".into()),
+        date: secs_now(),
+        ack_request: Some(ack),
+        read_status: ReadStatus::READ,
+        status_text: None,
+        applic_id: None,
+        reply_applic_id: None,
+        aux_applic_info: None,
+        extra: Vec::new(),
+    };
+    mm4::encode(&Mm4Message::from(req))
+}
+
+#[tokio::test]
+async fn mm4_read_reply_is_taken_only_for_an_mm_forwarded_to_its_sender_ts_23_140_8_4_3() {
+    if peer_missing(
+        "python3 module aiosmtpd",
+        runs("python3", &["-c", "import aiosmtpd"]),
+    ) {
+        return;
+    }
+    // Relay A (alice's) with all its workers; peer B is aiosmtpd, which keeps what A sends it.
+    let peer_b = SmtpSink::start(&[]).await;
+    let dns = empty_zone().await;
+    let smsc = SmscSink::start().await.unwrap();
+    let loopback = vec!["127.0.0.0/8".to_owned()];
+    let mut a = TestRelay::start("a.example", "127.0.0.1:0".parse().unwrap(), loopback).await;
+    a.start_workers(&dns, vec![peer("b.example", peer_b.addr)], &smsc)
+        .await;
+    a.store.put_subscriber(ALICE, "441000000001").await.unwrap();
+    let (mm, _) = accept_mm1(&a.store, ALICE, &["sip:bob@b.example"], "to b").await;
+    wait_state(
+        &a.store,
+        &mm,
+        "sip:bob@b.example",
+        RecipientState::Forwarded,
+    )
+    .await;
+    let Mm4Message::ForwardReq(fwd) = mm4_at(&peer_b, 1).await else {
+        panic!("A forwarded something else");
+    };
+    let message_id = fwd.message_id.clone();
+
+    let client = SmtpClient::new(ClientConfig::new("mms.b.example"));
+    let to_a = [Host {
+        name: "a".into(),
+        addr: a.mm4_addr,
+    }];
+    let send = |(env, bytes): (mm4::Envelope, Vec<u8>)| {
+        let client = &client;
+        let to_a = &to_a;
+        async move {
+            let env = OutboundEnvelope {
+                mail_from: env.mail_from,
+                rcpt_to: env.rcpt_to,
+            };
+            client.send(to_a, &env, &bytes).await
+        }
+    };
+
+    // Bob's genuine read reply: alice gets m-read-orig-ind, B gets .RES Ok.
+    send(read_reply(&message_id, "sip:bob@b.example", true))
+        .await
+        .unwrap();
+    let p = wait_pushes(&smsc, 1).await;
+    let (dest, Pdu::ReadOrigInd(ind)) = &p[0] else {
+        panic!("not a read report: {p:?}");
+    };
+    assert_eq!(dest, "441000000001");
+    assert_eq!(ind.message_id, message_id);
+    let Mm4Message::ReadReplyReportRes(res) = mm4_at(&peer_b, 2).await else {
+        panic!("not MM4_read_reply_report.RES");
+    };
+    assert_eq!(res.request_status, RequestStatus::Ok);
+
+    // Forged by B for someone alice never sent to: refused in the .RES, nothing pushed.
+    send(read_reply(&message_id, "sip:mallory@b.example", true))
+        .await
+        .unwrap();
+    let Mm4Message::ReadReplyReportRes(res) = mm4_at(&peer_b, 3).await else {
+        panic!("not MM4_read_reply_report.RES");
+    };
+    assert_eq!(res.request_status, RequestStatus::ErrorMessageNotFound);
+
+    // An unknown message id without a .RES asked for: SMTP 550 5.7.1.
+    let err = send(read_reply(
+        "no-such@mms.a.example",
+        "sip:bob@b.example",
+        false,
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(err.reply().map(|r| r.code), Some(550), "{err}");
+
+    // A recipient alice sent to but A never forwarded to (no route: failed): refused.
+    let (failed_mm, _) = accept_mm1(&a.store, ALICE, &["sip:erin@c.example"], "nowhere").await;
+    wait_state(
+        &a.store,
+        &failed_mm,
+        "sip:erin@c.example",
+        RecipientState::Failed,
+    )
+    .await;
+    let failed_id = a
+        .store
+        .mm(&failed_mm)
+        .await
+        .unwrap()
+        .unwrap()
+        .meta
+        .message_id;
+    let err = send(read_reply(&failed_id, "sip:erin@c.example", false))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reply().map(|r| r.code), Some(550), "{err}");
+
+    // Bob's report again: answered, but alice is not told twice.
+    send(read_reply(&message_id, "sip:bob@b.example", true))
+        .await
+        .unwrap();
+    let Mm4Message::ReadReplyReportRes(res) = mm4_at(&peer_b, 4).await else {
+        panic!("not MM4_read_reply_report.RES");
+    };
+    assert_eq!(res.request_status, RequestStatus::Ok);
+    // The .RES was queued with any read report it would have passed on.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let read_reports = pushes(&smsc)
+        .into_iter()
+        .filter(|(_, pdu)| matches!(pdu, Pdu::ReadOrigInd(_)))
+        .count();
+    assert_eq!(read_reports, 1, "only the genuine report reached alice");
+    client.close_idle().await;
+    a.stop().await;
+}
