@@ -164,6 +164,10 @@ pub enum MmStatus {
     Forwarded,
     /// `Unrecognised`: the MM was not recognised.
     Unrecognised,
+    /// `Unreachable`: the recipient could not be reached. Not among the X-Mms-MM-Status-Code
+    /// values this crate sends (see [`MmStatus::from_mms_status`]); accepted when received,
+    /// because relays that copy the MMS ENC X-Mms-Status name (135, §7.3.54) onto MM4 send it.
+    Unreachable,
 }
 
 /// The text form and the MMS ENC X-Mms-Status (§7.3.54) of every [`MmStatus`].
@@ -179,11 +183,12 @@ const MM_STATUS_TABLE: &[(MmStatus, &str, Status)] = &[
     ),
     (MmStatus::Forwarded, "Forwarded", Status::FORWARDED),
     (MmStatus::Unrecognised, "Unrecognised", Status::UNRECOGNISED),
+    (MmStatus::Unreachable, "Unreachable", Status::UNREACHABLE),
 ];
 
 impl MmStatus {
     /// Every value.
-    pub const ALL: [MmStatus; 7] = [
+    pub const ALL: [MmStatus; 8] = [
         MmStatus::Expired,
         MmStatus::Retrieved,
         MmStatus::Rejected,
@@ -191,6 +196,7 @@ impl MmStatus {
         MmStatus::Indeterminate,
         MmStatus::Forwarded,
         MmStatus::Unrecognised,
+        MmStatus::Unreachable,
     ];
 
     /// The header value as TS 23.140 writes it.
@@ -213,7 +219,7 @@ impl MmStatus {
             .map(|(s, _, _)| *s)
     }
 
-    /// The MMS ENC 1.3 X-Mms-Status value (128–134) of an m-delivery-ind.
+    /// The MMS ENC 1.3 X-Mms-Status value (128–135) of an m-delivery-ind.
     pub fn to_mms_status(self) -> Status {
         MM_STATUS_TABLE
             .iter()
@@ -221,9 +227,14 @@ impl MmStatus {
             .map_or(Status::INDETERMINATE, |(_, _, v)| *v)
     }
 
-    /// The MM4 value for an MMS ENC X-Mms-Status. `Unreachable` (135), which MM4 has no word
-    /// for, and unassigned values become `Indeterminate`.
+    /// The MM4 value to send for an MMS ENC X-Mms-Status. `Unreachable` (135) and unassigned
+    /// values become `Indeterminate`: the X-Mms-MM-Status-Code lists of TS 23.140 §8.4.2 that
+    /// could be checked (see RELIABILITY.md §4, "Forged reports and stale bindings") have no
+    /// `Unreachable`, and `Indeterminate` is in every one, so any peer accepts it.
     pub fn from_mms_status(status: Status) -> MmStatus {
+        if status == Status::UNREACHABLE {
+            return MmStatus::Indeterminate;
+        }
         MM_STATUS_TABLE
             .iter()
             .find(|(_, _, v)| *v == status)
@@ -286,13 +297,20 @@ mod tests {
     }
 
     #[test]
-    fn mm_status_maps_to_x_mms_status_128_to_134_mms_enc_7_3_54() {
+    fn mm_status_maps_to_x_mms_status_128_to_135_mms_enc_7_3_54() {
         let codes: Vec<u8> = MmStatus::ALL.iter().map(|s| s.to_mms_status().0).collect();
-        assert_eq!(codes, [128, 129, 130, 131, 133, 134, 132]);
+        assert_eq!(codes, [128, 129, 130, 131, 133, 134, 132, 135]);
         for s in MmStatus::ALL {
-            assert_eq!(MmStatus::from_mms_status(s.to_mms_status()), s);
             assert_eq!(MmStatus::from_name(s.as_str()), Some(s));
+            if s != MmStatus::Unreachable {
+                assert_eq!(MmStatus::from_mms_status(s.to_mms_status()), s);
+            }
         }
+        // Received "Unreachable" reaches the MM1 sender as 135; 135 is sent as Indeterminate.
+        assert_eq!(
+            MmStatus::from_name("unreachable").map(MmStatus::to_mms_status),
+            Some(Status::UNREACHABLE)
+        );
         assert_eq!(
             MmStatus::from_mms_status(Status::UNREACHABLE),
             MmStatus::Indeterminate
