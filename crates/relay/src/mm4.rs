@@ -10,9 +10,9 @@
 //!   recipient) was seen before is a duplicate: answered, not delivered again. No recipient of
 //!   ours: `Error-sending-address-unresolved`.
 //! * `MM4_delivery_report.REQ` / `MM4_read_reply_report.REQ` for a local sender: a
-//!   [`DeliveryIndJob`] / [`ReadOrigIndJob`] for the notifier. A read reply is taken only for an
-//!   MM this relay originated and forwarded to the report's sender (else its `.RES` says
-//!   `Error-message-not-found`, or SMTP 550 5.7.1 when it asked for none).
+//!   [`DeliveryIndJob`] / [`ReadOrigIndJob`] for the notifier. Either is taken only for an MM this
+//!   relay originated and forwarded to the report's sender, and goes to the MM's stored sender
+//!   (else its `.RES` says `Error-message-not-found`, or SMTP 550 5.7.1 when it asked for none).
 //! * `MM4_forward.RES` with an error status: the forwarded recipient's failure report.
 //! * Every request with `X-Mms-Ack-Request: Yes` gets its `.RES` (an [`Mm4ResponseJob`]) to its
 //!   `X-Mms-Originator-System`; a message that does not decode gets
@@ -554,24 +554,60 @@ impl<S: Store> Mm4Inbound<S> {
         self.enqueue(items).await
     }
 
-    /// The MM an `MM4_read_reply_report.REQ` (TS 23.140 §8.4.3) may report on: one this relay
-    /// originated (MM1 origin) under `message_id` and forwarded over MM4 to `reader`, the
-    /// report's From. `None` for an unknown message id, another recipient's MM, or a recipient
-    /// this relay did not forward to.
-    async fn read_reply_target(
+    /// The MM an `MM4_delivery_report.REQ` or `MM4_read_reply_report.REQ` (TS 23.140 §8.4.2,
+    /// §8.4.3) may report on: one this relay originated (MM1 origin) under `message_id` and
+    /// forwarded over MM4 to `recipient`, the report's From (state `forwarding` — the 250 may not
+    /// be recorded yet — or `forwarded`). `None` for an unknown message id, another recipient's
+    /// MM, or a recipient this relay did not forward to.
+    async fn forwarded_to(
         &self,
         message_id: &str,
-        reader: &str,
+        recipient: &str,
     ) -> Result<Option<MessageRecipient>, Reject> {
         let found = self
             .store
-            .mm_by_message_id(message_id, reader)
+            .mm_by_message_id(message_id, recipient)
             .await
             .map_err(|e| Reject::transient(format!("store unavailable: {e}")))?;
         Ok(found.into_iter().find(|m| {
             matches!(m.meta.origin, Origin::Mm1 { .. })
-                && m.recipient.state == RecipientState::Forwarded
+                && matches!(
+                    m.recipient.state,
+                    RecipientState::Forwarding | RecipientState::Forwarded
+                )
         }))
+    }
+
+    /// A delivery or read report from `peer` on `message_id` for `recipient`: when
+    /// [`Self::forwarded_to`] finds the MM, the notifier's job `item(mm)` (addressed to the MM's
+    /// stored sender, not to whatever the report's To says) and the `.RES`; otherwise logged and
+    /// refused with `Error-message-not-found`.
+    async fn report_on_forwarded(
+        &self,
+        request: Option<Answering<'_>>,
+        message_id: &str,
+        recipient: &str,
+        originator: &Mm4Address,
+        peer: SocketAddr,
+        item: impl FnOnce(&MessageRecipient) -> NewOutboxItem,
+    ) -> Result<(), Reject> {
+        match self.forwarded_to(message_id, recipient).await? {
+            Some(m) => self.report(request, originator, item(&m)).await,
+            None => {
+                tracing::info!(
+                    message_id,
+                    recipient,
+                    %peer,
+                    "MM4 report for no MM forwarded to its sender: refused"
+                );
+                self.refuse(
+                    request,
+                    RequestStatus::ErrorMessageNotFound,
+                    "no such message was forwarded to that recipient",
+                )
+                .await
+            }
+        }
     }
 
     /// Refuses a request: its `.RES` with `status` when it asked for one, else SMTP 550 5.7.1
@@ -673,17 +709,6 @@ impl<S: Store> DeliveryHandler for Mm4Inbound<S> {
         match msg {
             Mm4Message::ForwardReq(fwd) => self.forward(*fwd, &envelope.mail_from).await,
             Mm4Message::DeliveryReportReq(r) => {
-                let job = DeliveryIndJob(DeliveryReportJob {
-                    message_id: r.message_id.clone(),
-                    sender: r.to.address().to_string(),
-                    recipient: r.from.address().to_string(),
-                    status: r.mm_status.to_mms_status().0,
-                    status_text: r.status_text.as_ref().map(EncodedString::text),
-                    date: r.date,
-                    originator_system: None,
-                });
-                let key = format!("delivery-ind:mm4:{}:{}", r.message_id, job.0.recipient);
-                let item = job.item(key, None, None, Timestamp::now());
                 let reply_to = r
                     .sender
                     .clone()
@@ -694,7 +719,28 @@ impl<S: Store> DeliveryHandler for Mm4Inbound<S> {
                     transaction_id: &r.transaction_id,
                     message_id: &r.message_id,
                 });
-                self.report(request, &r.to, item).await
+                let recipient = r.from.address().to_string();
+                self.report_on_forwarded(
+                    request,
+                    &r.message_id,
+                    &recipient,
+                    &r.to,
+                    envelope.peer_addr,
+                    |m| {
+                        let job = DeliveryIndJob(DeliveryReportJob {
+                            message_id: r.message_id.clone(),
+                            sender: m.meta.from.clone(),
+                            recipient: recipient.clone(),
+                            status: r.mm_status.to_mms_status().0,
+                            status_text: r.status_text.as_ref().map(EncodedString::text),
+                            date: r.date,
+                            originator_system: None,
+                        });
+                        let key = format!("delivery-ind:mm4:{}:{recipient}", r.message_id);
+                        job.item(key, None, None, Timestamp::now())
+                    },
+                )
+                .await
             }
             Mm4Message::ReadReplyReportReq(r) => {
                 let reply_to = r
@@ -708,33 +754,26 @@ impl<S: Store> DeliveryHandler for Mm4Inbound<S> {
                     message_id: &r.message_id,
                 });
                 let reader = r.from.address().to_string();
-                let Some(m) = self.read_reply_target(&r.message_id, &reader).await? else {
-                    tracing::info!(
-                        message_id = %r.message_id,
-                        reader,
-                        peer = %envelope.peer_addr,
-                        "MM4_read_reply_report.REQ for no MM forwarded to its sender: refused"
-                    );
-                    return self
-                        .refuse(
-                            request,
-                            RequestStatus::ErrorMessageNotFound,
-                            "no such message was forwarded to the reader",
-                        )
-                        .await;
-                };
-                // The sender is the one stored with the MM, not whatever the report's To says.
-                let job = ReadOrigIndJob(ReadReportJob {
-                    message_id: r.message_id.clone(),
-                    sender: m.meta.from.clone(),
-                    recipient: reader,
-                    read_status: r.read_status.0,
-                    date: r.date,
-                    originator_system: None,
-                });
-                let key = format!("read-orig-ind:{}:{}", m.mm_id, job.0.recipient);
-                let item = job.item(key, None, None, Timestamp::now());
-                self.report(request, &r.to, item).await
+                self.report_on_forwarded(
+                    request,
+                    &r.message_id,
+                    &reader,
+                    &r.to,
+                    envelope.peer_addr,
+                    |m| {
+                        let job = ReadOrigIndJob(ReadReportJob {
+                            message_id: r.message_id.clone(),
+                            sender: m.meta.from.clone(),
+                            recipient: reader.clone(),
+                            read_status: r.read_status.0,
+                            date: r.date,
+                            originator_system: None,
+                        });
+                        let key = format!("read-orig-ind:{}:{reader}", m.mm_id);
+                        job.item(key, None, None, Timestamp::now())
+                    },
+                )
+                .await
             }
             Mm4Message::ForwardRes(res) => self.forward_res(res).await,
             other => {

@@ -164,8 +164,23 @@ fn read_reply(message_id: &str, reader: &str, ack: bool) -> (mm4::Envelope, Vec<
     mm4::encode(&Mm4Message::from(req))
 }
 
+/// An MM4_delivery_report.REQ from relay B: `message_id` sent by alice reached `recipient`.
+fn delivery_report(message_id: &str, recipient: &str) -> (mm4::Envelope, Vec<u8>) {
+    let mut req = mm4::delivery_report_req(
+        message_id,
+        Mm4Address::new(Address::parse(recipient).unwrap(), "mms.b.example").unwrap(),
+        Mm4Address::new(Address::parse(ALICE).unwrap(), "mms.a.example").unwrap(),
+        mms_pdu::Status::RETRIEVED,
+        &format!("dr-{:08x}", rand::random::<u32>()),
+        secs_now(),
+    );
+    req.sender = Some("system-user@mms.b.example".into());
+    req.ack_request = Some(true);
+    mm4::encode(&Mm4Message::from(req))
+}
+
 #[tokio::test]
-async fn mm4_read_reply_is_taken_only_for_an_mm_forwarded_to_its_sender_ts_23_140_8_4_3() {
+async fn mm4_reports_are_taken_only_for_an_mm_forwarded_to_their_sender_ts_23_140_8_4_2_8_4_3() {
     if peer_missing(
         "python3 module aiosmtpd",
         runs("python3", &["-c", "import aiosmtpd"]),
@@ -275,13 +290,41 @@ async fn mm4_read_reply_is_taken_only_for_an_mm_forwarded_to_its_sender_ts_23_14
         panic!("not MM4_read_reply_report.RES");
     };
     assert_eq!(res.request_status, RequestStatus::Ok);
-    // The .RES was queued with any read report it would have passed on.
+    // Delivery reports are held to the same rule (TS 23.140 §8.4.2): bob's reaches alice,
+    // one for mallory is refused.
+    send(delivery_report(&message_id, "sip:bob@b.example"))
+        .await
+        .unwrap();
+    let Mm4Message::DeliveryReportRes(res) = mm4_at(&peer_b, 5).await else {
+        panic!("not MM4_delivery_report.RES");
+    };
+    assert_eq!(res.request_status, RequestStatus::Ok);
+    send(delivery_report(&message_id, "sip:mallory@b.example"))
+        .await
+        .unwrap();
+    let Mm4Message::DeliveryReportRes(res) = mm4_at(&peer_b, 6).await else {
+        panic!("not MM4_delivery_report.RES");
+    };
+    assert_eq!(res.request_status, RequestStatus::ErrorMessageNotFound);
+
+    // Each .RES was queued with any report it would have passed on.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let read_reports = pushes(&smsc)
-        .into_iter()
-        .filter(|(_, pdu)| matches!(pdu, Pdu::ReadOrigInd(_)))
-        .count();
-    assert_eq!(read_reports, 1, "only the genuine report reached alice");
+    let count = |read: bool| {
+        pushes(&smsc)
+            .into_iter()
+            .filter(|(_, pdu)| match pdu {
+                Pdu::ReadOrigInd(_) => read,
+                Pdu::DeliveryInd(ind) => !read && ind.to[0].text().contains("bob"),
+                _ => false,
+            })
+            .count()
+    };
+    assert_eq!(count(true), 1, "only the genuine read report reached alice");
+    assert_eq!(
+        count(false),
+        1,
+        "only the genuine delivery report reached alice"
+    );
     client.close_idle().await;
     a.stop().await;
 }
