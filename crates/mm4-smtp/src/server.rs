@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::reply::EnhancedCode;
@@ -38,10 +39,13 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Longest command line, CRLF included (RFC 5321 §4.5.3.1.4: 512).
     pub max_line_length: usize,
-    /// Time to wait for a command (RFC 5321 §4.5.3.2.7: 5 minutes).
+    /// Time a client has to send each whole command line, however it trickles in (RFC 5321
+    /// §4.5.3.2.7: 5 minutes); a client sending one octet at a time cannot hold a connection.
     pub command_timeout: Duration,
     /// Time to wait for each chunk of DATA (RFC 5321 §4.5.3.2.6: 3 minutes).
     pub data_timeout: Duration,
+    /// Time the whole message content (DATA to `<CRLF>.<CRLF>`) may take; slower: 421 and close.
+    pub max_data_time: Duration,
     /// Offer STARTTLS with this configuration (RFC 3207).
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -54,6 +58,10 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_message_size", &self.max_message_size)
             .field("max_recipients", &self.max_recipients)
             .field("max_connections", &self.max_connections)
+            .field("max_line_length", &self.max_line_length)
+            .field("command_timeout", &self.command_timeout)
+            .field("data_timeout", &self.data_timeout)
+            .field("max_data_time", &self.max_data_time)
             .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
@@ -61,7 +69,8 @@ impl std::fmt::Debug for ServerConfig {
 
 impl ServerConfig {
     /// Defaults from RFC 5321 §4.5.3 for the given host name and peer networks:
-    /// 10 MB messages, 100 recipients, 512 connections, 512-octet lines, 5 min / 3 min timeouts.
+    /// 10 MB messages, 100 recipients, 512 connections, 512-octet lines, 5 min per command,
+    /// 3 min per DATA chunk and 10 min for a whole message.
     pub fn new(hostname: impl Into<String>, peers: Vec<IpNet>) -> Self {
         ServerConfig {
             hostname: hostname.into(),
@@ -72,6 +81,7 @@ impl ServerConfig {
             max_line_length: 512,
             command_timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(180),
+            max_data_time: Duration::from_secs(600),
             tls: None,
         }
     }
@@ -309,11 +319,12 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// Reads more input; `Ok(false)` on EOF, timeout or shutdown (after answering 421).
+    /// Reads more input before `deadline`; `Ok(false)` on EOF, timeout or shutdown (after
+    /// answering 421).
     async fn fill<S: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
         stream: &mut S,
-        timeout: Duration,
+        deadline: Instant,
         shutdown: Option<&CancellationToken>,
     ) -> io::Result<bool> {
         self.flush(stream).await?;
@@ -324,7 +335,7 @@ impl<'a> Session<'a> {
             }
         };
         tokio::select! {
-            r = tokio::time::timeout(timeout, stream.read_buf(&mut self.input)) => match r {
+            r = tokio::time::timeout_at(deadline, stream.read_buf(&mut self.input)) => match r {
                 Ok(Ok(0)) => Ok(false),
                 Ok(Ok(_)) => Ok(true),
                 Ok(Err(e)) => Err(e),
@@ -348,6 +359,8 @@ impl<'a> Session<'a> {
         handler: &H,
         shutdown: &CancellationToken,
     ) -> io::Result<SessionEnd> {
+        // When the line being received must be complete (from when we started waiting for it).
+        let mut line_deadline: Option<Instant> = None;
         loop {
             // RFC 2920 §3.1: answer every complete command already received, then flush once.
             let Some(lf) = self.input.iter().position(|&b| b == b'\n') else {
@@ -361,14 +374,14 @@ impl<'a> Session<'a> {
                     self.flush(stream).await?;
                     return Ok(SessionEnd::Close);
                 }
-                if !self
-                    .fill(stream, self.config.command_timeout, Some(shutdown))
-                    .await?
-                {
+                let deadline = *line_deadline
+                    .get_or_insert_with(|| Instant::now() + self.config.command_timeout);
+                if !self.fill(stream, deadline, Some(shutdown)).await? {
                     return Ok(SessionEnd::Close);
                 }
                 continue;
             };
+            line_deadline = None;
             let line = self.input.split_to(lf + 1).freeze();
             if line.len() > self.config.max_line_length {
                 reply(
@@ -583,6 +596,7 @@ impl<'a> Session<'a> {
         let limit = self.config.max_message_size;
         let mut receiver = DataReceiver::new();
         let mut discard: Option<DummyDataReceiver> = None;
+        let end_by = Instant::now() + self.config.max_data_time;
         let mut data = Vec::with_capacity(
             self.input
                 .len()
@@ -607,7 +621,8 @@ impl<'a> Session<'a> {
             if done {
                 break;
             }
-            if !self.fill(stream, self.config.data_timeout, None).await? {
+            let deadline = end_by.min(Instant::now() + self.config.data_timeout);
+            if !self.fill(stream, deadline, None).await? {
                 return Ok(Some(SessionEnd::Close));
             }
         }

@@ -19,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
+#[path = "smtp/hostile.rs"]
+mod hostile;
+
 /// Records delivered messages; refuses recipients starting with `unknown` (550) or `busy`
 /// (450) and messages whose body contains `STORE-DOWN` (451).
 #[derive(Default)]

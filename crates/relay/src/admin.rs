@@ -19,6 +19,8 @@ use serde::Deserialize;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::listener::{HttpLimits, TlsFiles};
+
 /// `[admin]`: the health and metrics listener.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -27,6 +29,10 @@ pub struct AdminConfig {
     pub enabled: bool,
     /// Listen address of `/health` and `/metrics` (keep it off public networks).
     pub listen: SocketAddr,
+    /// `[admin.tls]`: serve HTTPS with this certificate and key; absent: plain HTTP.
+    pub tls: Option<crate::listener::TlsFiles>,
+    /// `[admin.limits]`: connections, timeouts and request-head limits.
+    pub limits: HttpLimits,
 }
 
 impl Default for AdminConfig {
@@ -34,6 +40,11 @@ impl Default for AdminConfig {
         Self {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            tls: None,
+            limits: HttpLimits {
+                max_connections: 64,
+                ..HttpLimits::default()
+            },
         }
     }
 }
@@ -96,21 +107,27 @@ async fn render_metrics<S: Store>(State(state): State<AdminState<S>>) -> Respons
         .into_response()
 }
 
-/// Binds `config.listen` and serves the admin routes until `cancel` fires. Returns the bound
-/// address and the server task.
+/// Reads the TLS files (when configured), binds `config.listen` and serves the admin routes
+/// under `config.limits` until `cancel` fires. Returns the bound address and the server task.
 pub async fn spawn<S: Store>(
     config: &AdminConfig,
     store: S,
     cancel: CancellationToken,
 ) -> std::io::Result<(SocketAddr, JoinHandle<std::io::Result<()>>)> {
+    let tls = config
+        .tls
+        .as_ref()
+        .map(TlsFiles::server_config)
+        .transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let app = router(store);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(cancel.cancelled_owned())
-            .await
-    });
+    let task = tokio::spawn(crate::listener::serve(
+        listener,
+        router(store),
+        config.limits.clone(),
+        tls,
+        cancel,
+    ));
     Ok((addr, task))
 }
 

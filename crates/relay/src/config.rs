@@ -147,6 +147,12 @@ impl RelayConfig {
                 "must be positive and at most mm1.max_expiry_secs",
             ));
         }
+        if let Err(reason) = self.mm1.limits.check() {
+            return Err(invalid("mm1.limits", reason));
+        }
+        if let Err(reason) = self.admin.limits.check() {
+            return Err(invalid("admin.limits", reason));
+        }
         if self.radius.listen.is_some() && self.radius.clients.is_empty() {
             return Err(invalid(
                 "radius.clients",
@@ -233,12 +239,18 @@ pub struct Mm1Config {
     pub public_url: String,
     /// Largest m-send-req accepted, in octets (larger: `Error-permanent-content-not-accepted`).
     pub max_message_size: u64,
+    /// Most parts in an m-send-req (more: `Error-permanent-content-not-accepted`).
+    pub max_parts: usize,
+    /// Most To + Cc + Bcc addresses in an m-send-req (more: `Error-permanent-failure`).
+    pub max_recipients: usize,
     /// Expiry given to an MM whose sender set none (MMS ENC §7.3.20), in seconds.
     pub default_expiry_secs: u64,
     /// Longest expiry honoured, in seconds; a later one is cut to this.
     pub max_expiry_secs: u64,
     /// Where the sender's identity may come from on this listener (DESIGN.md §6).
     pub identity: IdentityConfig,
+    /// `[mm1.limits]`: connections, timeouts and request-head limits of the listener.
+    pub limits: crate::listener::HttpLimits,
 }
 
 impl Default for Mm1Config {
@@ -247,9 +259,12 @@ impl Default for Mm1Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://127.0.0.1:8080".into(),
             max_message_size: 1024 * 1024,
+            max_parts: 256,
+            max_recipients: 100,
             default_expiry_secs: 7 * 24 * 3600,
             max_expiry_secs: 30 * 24 * 3600,
             identity: IdentityConfig::default(),
+            limits: crate::listener::HttpLimits::default(),
         }
     }
 }

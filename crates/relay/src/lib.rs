@@ -20,6 +20,7 @@ pub mod admin;
 pub mod config;
 pub mod identity;
 pub mod jobs;
+pub mod listener;
 pub mod mm1;
 pub mod mm4;
 pub mod notifier;

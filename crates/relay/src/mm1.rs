@@ -91,6 +91,22 @@ pub enum SendError {
         /// The limit.
         limit: u64,
     },
+    /// More parts than `[mm1] max_parts` (each part costs memory and work far beyond its octets).
+    #[error("{count} parts exceed the limit of {limit}")]
+    TooManyParts {
+        /// Parts in the message.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// More To + Cc + Bcc addresses than `[mm1] max_recipients`.
+    #[error("{count} recipients exceed the limit of {limit}")]
+    TooManyRecipients {
+        /// Addresses in the message.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// Not a decodable PDU (MMS ENC §7).
     #[error("malformed PDU: {0}")]
     Malformed(#[from] DecodeError),
@@ -127,7 +143,10 @@ impl From<SenderError> for SendError {
 impl From<&SendError> for ResponseStatus {
     fn from(e: &SendError) -> Self {
         match e {
-            SendError::TooLarge { .. } => ResponseStatus::ERROR_PERMANENT_CONTENT_NOT_ACCEPTED,
+            SendError::TooLarge { .. } | SendError::TooManyParts { .. } => {
+                ResponseStatus::ERROR_PERMANENT_CONTENT_NOT_ACCEPTED
+            }
+            SendError::TooManyRecipients { .. } => ResponseStatus::ERROR_PERMANENT_FAILURE,
             SendError::Malformed(_) => ResponseStatus::ERROR_PERMANENT_MESSAGE_FORMAT_CORRUPT,
             SendError::UnsupportedVersion(_) | SendError::UnsupportedMessageType(_) => {
                 ResponseStatus::ERROR_UNSUPPORTED_MESSAGE
@@ -289,16 +308,21 @@ pub fn router<S: Store>(state: Mm1State<S>) -> Router {
     Router::new().fallback(handle::<S>).with_state(state)
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` completes (in-flight requests finish).
+/// Serves `router(state)` on `listener` under `[mm1.limits]` until `shutdown` completes
+/// (in-flight requests finish).
 pub async fn serve<S: Store>(
     listener: tokio::net::TcpListener,
     state: Mm1State<S>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.inner.config.mm1.limits.clone();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stop.cancel();
+    });
+    crate::listener::serve(listener, router(state), limits, None, cancel).await
 }
 
 async fn handle<S: Store>(State(state): State<Mm1State<S>>, req: Request) -> Response {
@@ -424,7 +448,19 @@ async fn post<S: Store>(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let bytes = match read_limited(body, limit).await {
+    let body_timeout = state.inner.config.mm1.limits.body_timeout();
+    let Ok(read) = tokio::time::timeout(body_timeout, read_limited(body, limit)).await else {
+        // Slow body (slowloris): the request never completed, so there is no m-send-req to
+        // answer; HTTP 408 and the connection is closed.
+        tracing::info!(%peer, "MM1 request body not received in time");
+        return (
+            StatusCode::REQUEST_TIMEOUT,
+            [(header::CONNECTION, "close")],
+            "request body not received in time\n",
+        )
+            .into_response();
+    };
+    let bytes = match read {
         Ok(b) if declared.is_none_or(|d| d <= limit) => b,
         Ok(b) => {
             let size = declared.unwrap_or(b.len() as u64);
@@ -608,6 +644,21 @@ async fn send<S: Store>(
     let inner = &state.inner;
     if req.version.major != 1 {
         return Err(SendError::UnsupportedVersion(req.version));
+    }
+    let mm1 = &inner.config.mm1;
+    let count = req.body.parts().len();
+    if count > mm1.max_parts {
+        return Err(SendError::TooManyParts {
+            count,
+            limit: mm1.max_parts,
+        });
+    }
+    let count = req.to.len() + req.cc.len() + req.bcc.len();
+    if count > mm1.max_recipients {
+        return Err(SendError::TooManyRecipients {
+            count,
+            limit: mm1.max_recipients,
+        });
     }
     let ua = authenticate(state, peer, headers).await?;
     let sender = sender_for(ua.as_ref(), &req.from, &inner.opts).inspect_err(|e| {
@@ -1013,6 +1064,8 @@ mod tests {
     fn every_send_error_maps_to_its_mms_enc_7_3_48_status() {
         let cases: Vec<(SendError, u8)> = vec![
             (SendError::TooLarge { size: 2, limit: 1 }, 229),
+            (SendError::TooManyParts { count: 2, limit: 1 }, 229),
+            (SendError::TooManyRecipients { count: 2, limit: 1 }, 224),
             (
                 SendError::Malformed(DecodeError::NotMmsPdu { found: 0 }),
                 226,

@@ -1,6 +1,8 @@
 //! Integration tests of the relay over real sockets on 127.0.0.1 (one binary; one module per area
 //! under tests/relay/).
 
+#[path = "relay/hostile.rs"]
+mod hostile;
 #[path = "relay/mm1_flows.rs"]
 mod mm1_flows;
 #[path = "relay/mm1_identity.rs"]

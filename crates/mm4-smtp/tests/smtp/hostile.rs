@@ -1,0 +1,254 @@
+//! Hostile MM4 peers against the SMTP server (RELIABILITY.md §4): slowloris on commands and on
+//! DATA, a connection flood over the limit, header bombs and recipient floods. Each checks the
+//! reply, that the server keeps serving a legitimate client, and prints memory (VmRSS / VmHWM
+//! of this process, which is the server) and the client's latency ratio:
+//! `cargo nextest run -p mm4-smtp --test smtp hostile --no-capture`.
+
+use std::time::Instant;
+
+use super::*;
+
+/// VmRSS and VmHWM of this process, in KiB.
+fn mem() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn report(attack: &str, answer: &str, before: (u64, u64), after: (u64, u64), ratio: f64) {
+    eprintln!(
+        "HOSTILE | {attack} | {answer} | RSS {} -> {} KiB | HWM {} -> {} KiB | legit latency x{ratio:.2}",
+        before.0, after.0, before.1, after.1
+    );
+}
+
+/// One legitimate message over a fresh connection; its latency (it must be accepted).
+async fn legit(addr: SocketAddr) -> Duration {
+    let started = Instant::now();
+    let client = SmtpClient::new(ClientConfig::new("mms.a.example"));
+    let out = tokio::time::timeout(
+        LIMIT,
+        client.send(
+            &[host(addr)],
+            &envelope(&["+4917600000002/TYPE=PLMN@mms.b.example"]),
+            &message("legit", 2000),
+        ),
+    )
+    .await
+    .expect("legitimate message in time")
+    .expect("legitimate message accepted");
+    assert_eq!(out.accepted.len(), 1);
+    started.elapsed()
+}
+
+async fn legit_median(addr: SocketAddr) -> Duration {
+    let mut v = Vec::new();
+    for _ in 0..5 {
+        v.push(legit(addr).await);
+    }
+    v.sort();
+    v[2]
+}
+
+/// Trickles `bytes` one octet per `every`; the time until the server closed and its replies.
+async fn trickle(
+    addr: SocketAddr,
+    prelude: &str,
+    bytes: Vec<u8>,
+    every: Duration,
+) -> (Duration, String) {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    let started = Instant::now();
+    wr.write_all(prelude.as_bytes()).await.unwrap();
+    let writer = tokio::spawn(async move {
+        for b in bytes {
+            if wr.write_all(&[b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(every).await;
+        }
+        std::future::pending::<()>().await;
+    });
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(LIMIT, rd.read_to_end(&mut got)).await;
+    writer.abort();
+    (
+        started.elapsed(),
+        String::from_utf8_lossy(&got).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_on_commands_and_data_is_cut_off_and_others_are_served() {
+    let mut config = loopback_config();
+    // Each read arrives well within the per-chunk timeouts: only the deadlines stop them.
+    config.command_timeout = Duration::from_secs(1);
+    config.data_timeout = Duration::from_secs(1);
+    config.max_data_time = Duration::from_secs(2);
+    let srv = start(config).await;
+    let base = legit_median(srv.addr).await;
+    let before = mem();
+    let every = Duration::from_millis(300);
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        set.spawn(trickle(
+            srv.addr,
+            "",
+            b"EHLO slow.example.com\r\n".to_vec(),
+            every,
+        ));
+        set.spawn(trickle(
+            srv.addr,
+            "EHLO p\r\nMAIL FROM:<a@a.example>\r\nRCPT TO:<b@b.example>\r\nDATA\r\n",
+            vec![b'x'; 200],
+            every,
+        ));
+    }
+    let during = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        legit_median(srv.addr).await
+    };
+    let (results, during) = tokio::join!(set.join_all(), during);
+    let after = mem();
+    let slowest = results.iter().map(|r| r.0).max().unwrap();
+    assert!(slowest < LIMIT, "a slow client was never cut off");
+    for (_, replies) in &results {
+        assert!(
+            replies.contains("421 4.4.2 Timeout, closing connection"),
+            "{replies}"
+        );
+    }
+    report(
+        &format!(
+            "MM4 slowloris, 1 octet/0.3 s: 10 on a command (deadline 1 s), 10 in DATA (deadline 2 s); last closed after {:.1} s",
+            slowest.as_secs_f64()
+        ),
+        "421 4.4.2 and close",
+        before,
+        after,
+        during.as_secs_f64() / base.as_secs_f64(),
+    );
+    assert!(srv.handler.delivered.lock().unwrap().len() >= 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_flood_gets_421_and_a_peer_is_served_after_the_drain() {
+    let mut config = loopback_config();
+    config.max_connections = 8;
+    config.command_timeout = Duration::from_secs(1);
+    let srv = start(config).await;
+    let base = legit_median(srv.addr).await;
+    let before = mem();
+    let started = Instant::now();
+    let mut held = Vec::new();
+    for _ in 0..200 {
+        held.push(Raw::connect(srv.addr).await);
+    }
+    let mut refused = 0;
+    for c in &mut held {
+        let first = c.reply().await;
+        if first[0] == "421 4.7.0 Too many connections, try again later" {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 192);
+    // The 8 admitted idle connections hold every slot until the command deadline.
+    let served = loop {
+        let client = SmtpClient::new(ClientConfig::new("mms.a.example"));
+        let r = client
+            .send(
+                &[host(srv.addr)],
+                &envelope(&["+4917600000002/TYPE=PLMN@mms.b.example"]),
+                &message("legit", 2000),
+            )
+            .await;
+        if r.is_ok() {
+            break started.elapsed();
+        }
+        assert!(started.elapsed() < LIMIT, "never served: {r:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    drop(held);
+    let after = mem();
+    report(
+        &format!(
+            "MM4 flood: 200 connections, limit 8, command deadline 1 s (peer served {:.1} s after the flood began)",
+            served.as_secs_f64()
+        ),
+        "192 answered 421 4.7.0 at once; the 8 admitted timed out with 421 4.4.2",
+        before,
+        after,
+        served.as_secs_f64() / base.as_secs_f64(),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_bombs_long_lines_and_recipient_floods_are_refused_with_bounded_memory() {
+    let mut config = loopback_config();
+    config.max_message_size = 1024 * 1024;
+    let srv = start(config).await;
+    let base = legit_median(srv.addr).await;
+    let before = mem();
+    let attack = async {
+        // A 20 MB header section (200 000 header lines) in one message: over the size limit.
+        let mut raw = Raw::connect(srv.addr).await;
+        raw.reply().await;
+        raw.send("EHLO p\r\nMAIL FROM:<a@a.example>\r\nRCPT TO:<b@b.example>\r\nDATA\r\n")
+            .await;
+        for _ in 0..3 {
+            raw.reply().await;
+        }
+        assert!(raw.reply().await[0].starts_with("354"));
+        let line = format!("X-Bomb: {}\r\n", "h".repeat(90));
+        let block = line.repeat(1000);
+        for _ in 0..200 {
+            raw.send(&block).await;
+        }
+        raw.send("\r\nbody\r\n.\r\n").await;
+        let bomb = raw.reply().await[0].clone();
+        // 5000 recipients: the first 100 accepted, every other one 452.
+        raw.send("MAIL FROM:<a@a.example>\r\n").await;
+        raw.reply().await;
+        let mut too_many = 0;
+        for batch in 0..10 {
+            let mut rcpts = String::new();
+            for i in 0..500 {
+                rcpts.push_str(&format!("RCPT TO:<r{batch}x{i}@b.example>\r\n"));
+            }
+            raw.send(&rcpts).await;
+            for _ in 0..500 {
+                if raw.reply().await[0] == "452 4.5.3 Too many recipients" {
+                    too_many += 1;
+                }
+            }
+        }
+        // A 1 MB command line.
+        raw.send(&format!("NOOP {}", "x".repeat(1 << 20))).await;
+        let long = raw.reply().await[0].clone();
+        let closed = raw.closed().await;
+        (bomb, too_many, long, closed)
+    };
+    let ((bomb, too_many, long, closed), during) = tokio::join!(attack, legit_median(srv.addr));
+    let after = mem();
+    assert_eq!(
+        bomb,
+        "552 5.3.4 Message size exceeds fixed maximum message size"
+    );
+    assert_eq!(too_many, 4900);
+    assert_eq!(long, "500 5.5.6 Line too long");
+    assert!(closed);
+    report(
+        "MM4 20 MB header section (limit 1 MB) / 5000 RCPT (limit 100) / 1 MB command line",
+        "552 5.3.4 / 100 x 250 then 4900 x 452 4.5.3 / 500 5.5.6 and close",
+        before,
+        after,
+        during.as_secs_f64() / base.as_secs_f64(),
+    );
+}
