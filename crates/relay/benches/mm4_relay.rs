@@ -91,6 +91,7 @@ fn quick_queue(concurrency: usize) -> QueueTuning {
         poll_interval_ms: 20,
         retry_base_ms: 200,
         retry_cap_ms: 1000,
+        ..QueueTuning::default()
     }
 }
 

@@ -47,6 +47,10 @@ pub struct QueueTuning {
     pub retry_base_ms: u64,
     /// Largest delay between attempts, in milliseconds.
     pub retry_cap_ms: u64,
+    /// How long a node holds a leased item, in milliseconds: when a node dies, its items wait
+    /// this long before another node (or the restarted one) takes them over. Must exceed the
+    /// longest time one item's work takes (DESIGN.md §7).
+    pub lease_ms: u64,
 }
 
 impl Default for QueueTuning {
@@ -56,6 +60,7 @@ impl Default for QueueTuning {
             poll_interval_ms: 1000,
             retry_base_ms: 30_000,
             retry_cap_ms: 3_600_000,
+            lease_ms: 60_000,
         }
     }
 }
@@ -67,6 +72,7 @@ impl QueueTuning {
         c.concurrency = self.concurrency.max(1);
         c.batch = u32::try_from(self.concurrency.clamp(1, 256)).unwrap_or(64);
         c.poll_interval = Duration::from_millis(self.poll_interval_ms.max(1));
+        c.lease_for = Duration::from_millis(self.lease_ms.max(1));
         c.retry = RetryPolicy {
             base: Duration::from_millis(self.retry_base_ms.max(1)),
             cap: Duration::from_millis(self.retry_cap_ms.max(self.retry_base_ms).max(1)),
@@ -346,9 +352,11 @@ mod tests {
             poll_interval_ms: 50,
             retry_base_ms: 100,
             retry_cap_ms: 10,
+            lease_ms: 2500,
         };
         let c = t.worker_config("routing", vec![OutboxKind::Resolve]);
         assert_eq!(c.concurrency, 4);
+        assert_eq!(c.lease_for, Duration::from_millis(2500));
         assert_eq!(c.retry.base, Duration::from_millis(100));
         assert_eq!(
             c.retry.cap,
@@ -363,6 +371,7 @@ mod tests {
         let c: RoutingConfig = toml::from_str("[queue]\nconcurrency = 8\n").unwrap();
         assert_eq!(c.queue.concurrency, 8);
         assert_eq!(c.queue.retry_base_ms, 30_000);
+        assert_eq!(c.queue.lease_ms, 60_000);
         assert!(toml::from_str::<RoutingConfig>("colour = 1").is_err());
     }
 }

@@ -44,6 +44,7 @@ pub fn fast_queue() -> QueueTuning {
         poll_interval_ms: 50,
         retry_base_ms: 100,
         retry_cap_ms: 400,
+        ..QueueTuning::default()
     }
 }
 
