@@ -6,54 +6,13 @@
 //! Needs MMSRELAY_TEST_DATABASE_URL (and `psql` to create the schemas); without it the test prints
 //! a notice and passes, unless MMSRELAY_REQUIRE_POSTGRES is set.
 
-use super::*;
+use std::time::Duration;
 
-fn require_postgres() -> bool {
-    std::env::var_os("MMSRELAY_REQUIRE_POSTGRES").is_some()
-}
+use mms_pdu::{Pdu, Status};
+use test_peers::hss::TestHss;
 
-fn pg_url() -> Option<String> {
-    match std::env::var("MMSRELAY_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                !require_postgres(),
-                "MMSRELAY_REQUIRE_POSTGRES is set but MMSRELAY_TEST_DATABASE_URL is not"
-            );
-            eprintln!("NOTICE: MMSRELAY_TEST_DATABASE_URL unset: PostgreSQL e2e skipped");
-            None
-        }
-    }
-}
-
-fn psql(url: &str, sql: &str) -> bool {
-    Command::new("psql")
-        .arg(url)
-        .args(["-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Schemas created for one test, dropped when it ends (pass or fail).
-struct Schemas {
-    url: String,
-    names: Vec<String>,
-}
-
-impl Drop for Schemas {
-    fn drop(&mut self) {
-        for n in &self.names {
-            psql(&self.url, &format!("DROP SCHEMA IF EXISTS {n} CASCADE"));
-        }
-    }
-}
-
-fn location(url: &str, schema: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3D{schema}")
-}
+use super::harness::pg::*;
+use super::harness::*;
 
 /// Bob's handset behind a "load balancer": fetches and acknowledges at whichever node is up.
 async fn receive_at_any(bob: &mut Ua, smsc: &Smsc, nodes: &[String], text: &str) -> String {
@@ -91,35 +50,16 @@ async fn both_relays_on_postgres_and_relay_b_survives_losing_one_of_two_nodes() 
         return;
     }
     let Some(url) = pg_url() else { return };
-    let suffix = format!(
-        "{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
-    );
-    let schemas = Schemas {
-        url: url.clone(),
-        names: vec![format!("e2e_a_{suffix}"), format!("e2e_b_{suffix}")],
+    let Some(schemas) = Schemas::create(&url, &["e2e_a", "e2e_b"]) else {
+        return;
     };
-    for n in &schemas.names {
-        if !psql(&url, &format!("CREATE SCHEMA {n}")) {
-            assert!(
-                !require_postgres(),
-                "cannot create schema {n} with psql at {url}"
-            );
-            eprintln!("NOTICE: psql cannot create a schema at MMSRELAY_TEST_DATABASE_URL: skipped");
-            return;
-        }
-    }
     let dir = tempfile::tempdir().unwrap();
     let dns_port = free_udp_tcp_port();
     let _dns = start_dnsmasq(
         dns_port,
         &[
-            "--mx-host=mms.b.example,mx2.mms.b.example,20",
-            "--host-record=mx2.mms.b.example,127.0.0.2",
+            "--mx-host=mms.b.example,mx2.mms.b.example,20".into(),
+            "--host-record=mx2.mms.b.example,127.0.0.2".into(),
         ],
     );
     let hss = TestHss::start("hss.example").await.unwrap();
@@ -133,49 +73,32 @@ async fn both_relays_on_postgres_and_relay_b_survives_losing_one_of_two_nodes() 
         free_port(),
         free_port(),
     );
-    let placeholder = dir.path().join("unused");
-    let with_store = |text: String, schema: &str| {
-        text.replace(
-            &format!("store = \"{}\"", placeholder.display()),
-            &format!("store = \"{}\"", location(&url, schema)),
-        )
+    let spec_a = RelaySpec {
+        name: "a",
+        number_range: "+4477009",
+        store: schemas.location(0),
+        mm1: mm1_a,
+        mm4_listen: format!("127.0.0.1:{mm4_a}"),
+        peer_mm4: mm4_b,
+        dns: dns_port,
+        smsc: smsc_a.port,
+        hss: None,
+        tuning: Tuning::default(),
     };
     let config_a = dir.path().join("a.toml");
-    std::fs::write(
-        &config_a,
-        with_store(
-            relay_toml(
-                "a",
-                "+4477009",
-                &placeholder,
-                mm1_a,
-                mm4_a,
-                mm4_b,
-                dns_port,
-                smsc_a.port,
-                None,
-            ),
-            &schemas.names[0],
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config_a, relay_toml(&spec_a)).unwrap();
     let config_b = |mm1: u16, ip: &str| {
-        let text = relay_toml(
-            "b",
-            "+49176",
-            &placeholder,
+        relay_toml(&RelaySpec {
+            name: "b",
+            number_range: "+49176",
+            store: schemas.location(1),
             mm1,
-            mm4_b,
-            mm4_a,
-            dns_port,
-            smsc_b.port,
-            Some(hss.addr()),
-        )
-        .replace(
-            &format!("listen = \"127.0.0.1:{mm4_b}\""),
-            &format!("listen = \"{ip}:{mm4_b}\""),
-        );
-        with_store(text, &schemas.names[1])
+            mm4_listen: format!("{ip}:{mm4_b}"),
+            peer_mm4: mm4_a,
+            smsc: smsc_b.port,
+            hss: Some(hss.addr()),
+            ..spec_a.clone()
+        })
     };
     let (config_b1, config_b2) = (dir.path().join("b1.toml"), dir.path().join("b2.toml"));
     std::fs::write(&config_b1, config_b(mm1_b1, "127.0.0.1")).unwrap();
@@ -184,18 +107,8 @@ async fn both_relays_on_postgres_and_relay_b_survives_losing_one_of_two_nodes() 
         let text = std::fs::read_to_string(c).unwrap();
         assert!(text.contains("search_path%3De2e_"), "{text}");
     }
-    for (impu, msisdn) in [(ALICE_SIP, "447700900001"), (ALICE_TEL, "447700900001")] {
-        let out = Command::new(bin())
-            .args(["subscriber", "--config"])
-            .arg(&config_a)
-            .args(["add", impu, msisdn])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    for impu in [ALICE_SIP, ALICE_TEL] {
+        add_subscriber(&config_a, impu, ALICE_MSISDN);
     }
     let _relay_a = RelayProc::start(&config_a, &dir.path().join("a.log"));
     let mut b1 = Some(RelayProc::start(&config_b1, &dir.path().join("b1.log")));
