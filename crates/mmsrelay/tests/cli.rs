@@ -17,3 +17,6 @@ mod e2e_pg;
 
 #[path = "cli/bench.rs"]
 mod bench;
+
+#[path = "cli/soak.rs"]
+mod soak;
