@@ -82,6 +82,11 @@ pub struct Mm4Config {
     pub ack_request: bool,
     /// Most simultaneous SMTP connections to one peer host.
     pub connections_per_peer: usize,
+    /// Most outbound items (forwards, responses, reports) in hand for one peer at once, whether
+    /// sending or waiting for one of its connections; more are put back for a second. Keeps a
+    /// peer that accepts and never answers from tying up the whole `[mm4.queue]`: keep it below
+    /// `queue.concurrency`.
+    pub in_flight_per_peer: usize,
     /// Port to use for every resolved MM4 host instead of the resolved one (tests, tunnels).
     pub smtp_port: Option<u16>,
     /// PEM certificate chain for STARTTLS on the listener (with `tls_key`).
@@ -110,6 +115,7 @@ impl Default for Mm4Config {
             originator_system: String::new(),
             ack_request: true,
             connections_per_peer: 4,
+            in_flight_per_peer: 16,
             smtp_port: None,
             tls_cert: None,
             tls_key: None,
@@ -796,6 +802,60 @@ pub struct Mm4Outbound<S, L> {
     me: Arc<Mm4Identity>,
     config: Mm4Config,
     wake: Arc<Notify>,
+    in_flight: PeerSlots,
+}
+
+/// How long an item waits when its peer has `in_flight_per_peer` items in hand already.
+const PEER_BUSY_DELAY: Duration = Duration::from_secs(1);
+
+/// Items in hand per peer (keyed by the first host of its route), bounded.
+#[derive(Clone, Debug)]
+pub struct PeerSlots {
+    limit: usize,
+    taken: Arc<std::sync::Mutex<std::collections::HashMap<SocketAddr, usize>>>,
+}
+
+/// One item's place among its peer's items in hand; given back on drop.
+#[derive(Debug)]
+pub struct PeerSlot {
+    slots: PeerSlots,
+    peer: SocketAddr,
+}
+
+impl PeerSlots {
+    /// At most `limit` (at least 1) items per peer.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            taken: Arc::default(),
+        }
+    }
+
+    /// A slot for `peer`, or `None` when it has `limit` items in hand.
+    pub fn try_take(&self, peer: SocketAddr) -> Option<PeerSlot> {
+        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
+        let n = taken.entry(peer).or_insert(0);
+        if *n >= self.limit {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot {
+            slots: self.clone(),
+            peer,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut taken = self.slots.taken.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = taken.get_mut(&self.peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                taken.remove(&self.peer);
+            }
+        }
+    }
 }
 
 /// Why no hosts are known for a peer.
@@ -821,9 +881,31 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
             resolver,
             client: SmtpClient::new(client),
             me,
+            in_flight: PeerSlots::new(config.in_flight_per_peer),
             config,
             wake,
         }
+    }
+
+    /// A slot among the items in hand for the peer at `hosts`, or the deferral to return.
+    fn peer_slot(&self, hosts: &[Host]) -> Result<Option<PeerSlot>, Outcome> {
+        let Some(first) = hosts.first() else {
+            return Ok(None);
+        };
+        self.in_flight
+            .try_take(first.addr)
+            .map(Some)
+            .ok_or_else(|| Outcome::Defer {
+                until: Timestamp::from_millis(
+                    Timestamp::now()
+                        .as_millis()
+                        .saturating_add(PEER_BUSY_DELAY.as_millis() as i64),
+                ),
+                error: format!(
+                    "{}: {} MM4 items in hand already",
+                    first.name, self.in_flight.limit
+                ),
+            })
     }
 
     fn to_hosts(&self, addrs: Vec<SocketAddr>) -> Vec<Host> {
@@ -974,6 +1056,10 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
                     .await;
             }
         };
+        let _slot = match self.peer_slot(&hosts) {
+            Ok(slot) => slot,
+            Err(deferred) => return deferred,
+        };
         match self.send(&hosts, &Mm4Message::from(fwd)).await {
             Ok(_) => {
                 let effects = OutboxEffects {
@@ -1094,6 +1180,10 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
                 };
             }
             Err(HostError::Permanent(error)) => return Outcome::Fail { error },
+        };
+        let _slot = match self.peer_slot(&hosts) {
+            Ok(slot) => slot,
+            Err(deferred) => return deferred,
         };
         match self.send(&hosts, &msg).await {
             Ok(_) => Outcome::Done,
@@ -1423,5 +1513,32 @@ mod tests {
         assert_eq!(c.listen.port(), 25);
         assert!(!c.ack_request);
         assert!(toml::from_str::<Mm4Config>("acks = 1").is_err());
+        assert_eq!(c.in_flight_per_peer, 16);
+    }
+
+    #[test]
+    fn peer_slots_bound_each_peer_alone_and_come_back_on_drop() {
+        let slots = PeerSlots::new(2);
+        let (silent, other): (SocketAddr, SocketAddr) = (
+            "127.0.0.3:25".parse().unwrap(),
+            "127.0.0.1:25".parse().unwrap(),
+        );
+        let a = slots.try_take(silent).unwrap();
+        let b = slots.try_take(silent).unwrap();
+        assert!(
+            slots.try_take(silent).is_none(),
+            "third item of one peer waits"
+        );
+        let c = slots.try_take(other);
+        assert!(c.is_some(), "another peer is not held up");
+        drop(a);
+        let d = slots.try_take(silent);
+        assert!(d.is_some(), "a finished item gives its slot back");
+        drop((b, c, d));
+        assert!(slots.taken.lock().unwrap().is_empty());
+        assert!(
+            PeerSlots::new(0).try_take(other).is_some(),
+            "limit is at least 1"
+        );
     }
 }

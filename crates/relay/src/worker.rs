@@ -32,6 +32,14 @@ pub enum Outcome {
         /// The latest time a retry makes sense.
         expiry: Option<Timestamp>,
     },
+    /// Not now, through no fault of the item (e.g. its peer has as many items in flight as it
+    /// may have): release it until `until` without backoff.
+    Defer {
+        /// When to look at it again.
+        until: Timestamp,
+        /// Why, recorded on the item.
+        error: String,
+    },
     /// A permanent failure: fail the item.
     Fail {
         /// Why, recorded on the item and its recipient.
@@ -48,6 +56,8 @@ pub enum Settlement {
     Nothing,
     /// Release it until this time.
     RetryAt(Timestamp, String),
+    /// Release it until this time; not a failure (logged at debug level only).
+    Defer(Timestamp, String),
     /// Mark it failed.
     Fail(String),
 }
@@ -66,6 +76,7 @@ pub fn settle(
         Outcome::Done => Settlement::Complete,
         Outcome::Settled => Settlement::Nothing,
         Outcome::Fail { error } => Settlement::Fail(error),
+        Outcome::Defer { until, error } => Settlement::Defer(until, error),
         Outcome::Retry { error, expiry } => {
             let expiry = expiry.unwrap_or(Timestamp::from_millis(i64::MAX));
             match jitter(policy, attempts, now, expiry) {
@@ -219,6 +230,10 @@ async fn handle_one<S: Store, H: Handler>(
             tracing::info!(worker = config.name, item = %id, kind = kind.as_str(), attempts, error = %error, "will retry");
             store.retry(&lease, *at, error, now).await
         }
+        Settlement::Defer(at, error) => {
+            tracing::debug!(worker = config.name, item = %id, kind = kind.as_str(), error = %error, "deferred");
+            store.retry(&lease, *at, error, now).await
+        }
         Settlement::Fail(error) => {
             tracing::warn!(worker = config.name, item = %id, kind = kind.as_str(), error = %error, "failed");
             store.fail(&lease, error, now).await
@@ -316,6 +331,23 @@ mod tests {
         assert!(
             matches!(out, Settlement::Fail(e) if e.contains("gave up after 3 attempts: timeout"))
         );
+    }
+
+    #[test]
+    fn deferral_releases_the_item_until_the_given_time_without_backoff() {
+        let p = RetryPolicy::default();
+        let until = Timestamp::from_millis(1_001_000);
+        let out = settle(
+            Outcome::Defer {
+                until,
+                error: "peer busy".into(),
+            },
+            7,
+            &p,
+            NOW,
+            fixed(None),
+        );
+        assert_eq!(out, Settlement::Defer(until, "peer busy".into()));
     }
 
     #[test]
