@@ -586,6 +586,10 @@ pub fn client_config(smsc: &SmscConfig, addr: SocketAddr) -> ClientConfig {
     c.session.window = smsc.window.max(1);
     c.session.throttle_per_second = smsc.throttle_per_second;
     c.session.response_timeout = Duration::from_millis(smsc.response_timeout_ms.max(1));
+    // A push waits unsent (SMSC unreachable) at most one response timeout; then the outbox item
+    // retries with backoff and stops at the MM's expiry. A longer wait inside the SMPP client
+    // would send the notification of an MM that expired meanwhile (RELIABILITY.md §2).
+    c.session.queue_timeout = c.session.response_timeout;
     c.session.enquire_link_interval = Duration::from_secs(smsc.enquire_link_secs.max(1));
     c.session.reconnect = Backoff {
         initial: Duration::from_millis(100),
