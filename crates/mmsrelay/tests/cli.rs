@@ -20,3 +20,6 @@ mod bench;
 
 #[path = "cli/soak.rs"]
 mod soak;
+
+#[path = "cli/outage.rs"]
+mod outage;

@@ -96,12 +96,17 @@ async fn soak(label: &str, stores: Option<(String, String)>) {
                     // Connection refused or reset: the error's first words say which.
                     Err(e) => Err(e.split(": ").skip(1).collect::<Vec<_>>().join(": ")),
                 };
+                if acked.is_err() {
+                    // Relay A is down: a handset would not fire its whole backlog at once.
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
                 out.push((subject, acked));
             }
             out
         }));
     }
     let mut figures = Figures::default();
+    let mut restarts = Vec::new(); // seconds from spawn to READY
     for (at, relay, down) in &schedule {
         tokio::time::sleep_until((started + *at).into()).await;
         let r = if *relay == 'A' {
@@ -113,7 +118,9 @@ async fn soak(label: &str, stores: Option<(String, String)>) {
         };
         r.kill();
         tokio::time::sleep(*down).await;
+        let t = Instant::now();
         tokio::task::block_in_place(|| r.restart());
+        restarts.push(t.elapsed().as_secs_f64());
     }
     let mut acked: HashMap<String, String> = HashMap::new(); // subject -> Message-ID
     let mut refused = Vec::new();
@@ -134,6 +141,10 @@ async fn soak(label: &str, stores: Option<(String, String)>) {
         tally(refused.clone())
     );
     figures.acked = acked.len();
+    restarts.sort_by(f64::total_cmp);
+    if let (Some(median), Some(worst)) = (restarts.get(restarts.len() / 2), restarts.last()) {
+        eprintln!("soak {label}: restart to READY took {median:.2} s median, {worst:.2} s worst");
+    }
     let load_done = started.elapsed();
 
     // Drain: wait until every acknowledged MM was pushed to Bob.

@@ -1,0 +1,355 @@
+//! Peer outages (issue 11 item 2, RELIABILITY.md §2): under a steady MM1 load (10 MM/s from Alice
+//! at relay A to Bob at relay B), one peer at a time — the DNS server, the HSS, B's SMSC, or the
+//! MM4 peer (relay B itself) — is stopped for a few seconds and started again. Checked:
+//!
+//! * every MM acknowledged `Ok` is pushed to Bob once the peer is back;
+//! * retries back off: the CPU time (utime + stime from /proc) the relays use during the outage
+//!   is printed, and the test fails only on an obvious hot loop (more than half a core);
+//! * expiry is respected: an MM whose expiry passes during the outage gets an `Expired` delivery
+//!   report and is never pushed afterwards.
+//!
+//! And a slow MM4 peer (accepts TCP, never says a word) does not stall MMs to other peers.
+//! Caches are off (DNS answers and Sh answers expire at once), so an outage is felt at once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mms_pdu::{Pdu, Status, TimeSpec};
+
+use super::harness::*;
+
+const OUTAGE: Duration = Duration::from_secs(6);
+/// Most of one core a relay may use while a peer is down before we call it a hot loop.
+const HOT_LOOP: f64 = 0.5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Peer {
+    Dns,
+    Hss,
+    Smsc,
+    Mm4,
+}
+
+/// A steady load: one MM every `every` until `stop`; returns (subject, Message-ID if acked).
+fn steady_load(
+    mm1: String,
+    to: &'static str,
+    prefix: &'static str,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<(String, Option<String>)>> {
+    tokio::spawn(async move {
+        let ua = alice();
+        let mut out = Vec::new();
+        let mut tick = tokio::time::interval(every);
+        let mut i = 0;
+        while !stop.load(Ordering::Relaxed) {
+            tick.tick().await;
+            let subject = format!("{prefix}-{i}");
+            let id = match ua.send(&mm1, ALICE_SIP, &[to], &subject, &subject).await {
+                Ok(conf) if conf.response_status.is_ok() => conf.message_id,
+                _ => None,
+            };
+            out.push((subject, id));
+            i += 1;
+        }
+        out
+    })
+}
+
+/// Waits until every subject in `want` was notified to `msisdn` at the SMSC `reader` reads; the
+/// notified subjects with when each was first seen.
+async fn await_pushes(
+    reader: &mut PushReader,
+    seen: &mut HashMap<String, Instant>,
+    msisdn: &str,
+    want: &HashSet<String>,
+    timeout: Duration,
+) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        for (dest, pdu) in reader.poll() {
+            if let Some(subject) = subject_of(&pdu)
+                && dest == msisdn
+            {
+                seen.entry(subject).or_insert_with(Instant::now);
+            }
+        }
+        if want.iter().all(|s| seen.contains_key(s)) {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Share of one core `pid` used between two CPU-time readings `wall` apart.
+fn core_share(before: Duration, after: Duration, wall: Duration) -> f64 {
+    after.saturating_sub(before).as_secs_f64() / wall.as_secs_f64()
+}
+
+async fn outage(peer: Peer) {
+    let mut net = Net::start_with(NetOptions {
+        tuning: Tuning {
+            retry_base_ms: 200,
+            retry_cap_ms: 2000,
+            caches: false,
+            ..Tuning::default()
+        },
+        ..NetOptions::default()
+    })
+    .await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = steady_load(
+        net.mm1('A'),
+        BOB_SIP,
+        "load",
+        Duration::from_millis(100),
+        stop.clone(),
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // The outage; relay B's CPU is measured unless B is the peer that is down.
+    let (cpu_a, cpu_b) = (net.relay_a.pid(), net.b().pid());
+    let t0 = Instant::now();
+    let (a0, b0) = (cpu_time_of(cpu_a), cpu_time_of(cpu_b));
+    match peer {
+        Peer::Dns => net.stop_dns(),
+        Peer::Hss => net.stop_hss().await,
+        Peer::Smsc => net.smsc_b.stop(),
+        // Stopped (SIGTERM): it settles the items in hand. A crashed node's leases last
+        // `lease_ms`; the crash soak covers that.
+        Peer::Mm4 => {
+            let b = net.b();
+            b.proc_mut()
+                .terminate(Duration::from_secs(20))
+                .expect("relay B stops on SIGTERM");
+            b.kill();
+        }
+    }
+    // An MM that expires while the peer is down.
+    let alice = alice();
+    let mut req = alice.text_req(&[BOB_SIP], "expiring", "expiring");
+    req.expiry = Some(TimeSpec::Relative(2));
+    let conf = alice.send_req(&net.mm1('A'), ALICE_SIP, req).await.unwrap();
+    assert!(conf.response_status.is_ok(), "{:?}", conf.response_status);
+    let expiring_id = conf.message_id.unwrap();
+    tokio::time::sleep(OUTAGE).await;
+    let wall = t0.elapsed();
+    let share_a = core_share(a0, cpu_time_of(cpu_a), wall);
+    let share_b = (peer != Peer::Mm4).then(|| core_share(b0, cpu_time_of(cpu_b), wall));
+    let retrying = if matches!(peer, Peer::Dns | Peer::Mm4) {
+        &net.store_a
+    } else {
+        &net.store_b
+    };
+    let max_attempts = retrying.query_count("SELECT coalesce(max(attempts), 0) FROM outbox");
+    match peer {
+        Peer::Dns => net.restart_dns(),
+        Peer::Hss => net.restart_hss().await,
+        Peer::Smsc => net.smsc_b.restart(),
+        Peer::Mm4 => net.b().restart(),
+    }
+    let back = Instant::now();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    let sent = load.await.unwrap();
+    let acked: HashSet<String> = sent
+        .iter()
+        .filter(|(_, id)| id.is_some())
+        .map(|(s, _)| s.clone())
+        .collect();
+
+    let mut pushes = PushReader::new(&net.smsc_b.record);
+    let mut seen = HashMap::new();
+    let all = await_pushes(
+        &mut pushes,
+        &mut seen,
+        BOB_MSISDN,
+        &acked,
+        Duration::from_secs(40),
+    )
+    .await;
+    let recovered = back.elapsed();
+    let missing: Vec<&String> = acked.iter().filter(|s| !seen.contains_key(*s)).collect();
+
+    // The expiring MM: an Expired report to Alice, and never a push to Bob.
+    let mut reports = PushReader::new(&net.smsc_a.record);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut expired = None;
+    while expired.is_none() && Instant::now() < deadline {
+        for (dest, pdu) in reports.poll() {
+            if let Pdu::DeliveryInd(ind) = pdu
+                && dest == ALICE_MSISDN
+                && ind.message_id == expiring_id
+            {
+                expired = Some(ind.status);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = pushes.poll().into_iter().map(|(_, p)| subject_of(&p));
+    let expiring_pushed = seen.contains_key("expiring")
+        || PushReader::new(&net.smsc_b.record)
+            .poll()
+            .iter()
+            .any(|(_, p)| subject_of(p).as_deref() == Some("expiring"));
+    eprintln!(
+        "OUTAGE {peer:?}: {wall:.1?} down; CPU relay A {:.1} % of a core, relay B {}; most attempts \
+         of one item {max_attempts}; sent {} acked {} delivered {} within {recovered:.1?} of the \
+         peer's return; expiring MM: report {expired:?}, pushed {expiring_pushed}",
+        share_a * 100.0,
+        share_b.map_or("down".to_owned(), |s| format!(
+            "{:.1} % of a core",
+            s * 100.0
+        )),
+        sent.len(),
+        acked.len(),
+        acked.len() - missing.len(),
+    );
+    assert!(
+        all,
+        "acknowledged MMs never pushed: {missing:?}\n{}",
+        net.logs()
+    );
+    assert!(
+        acked.len() * 10 >= sent.len() * 9,
+        "relay A refused MMs during the {peer:?} outage"
+    );
+    assert!(
+        share_a < HOT_LOOP,
+        "relay A spins during the {peer:?} outage"
+    );
+    assert!(
+        share_b.is_none_or(|s| s < HOT_LOOP),
+        "relay B spins during the {peer:?} outage"
+    );
+    assert_eq!(expired, Some(Status::EXPIRED), "{}", net.logs());
+    assert!(
+        !expiring_pushed,
+        "an expired MM was pushed after the outage"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_outage_under_load_backs_off_and_delivers_everything_after() {
+    if peers_available() {
+        outage(Peer::Dns).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hss_outage_under_load_backs_off_and_delivers_everything_after() {
+    if peers_available() {
+        outage(Peer::Hss).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smsc_outage_under_load_backs_off_and_delivers_everything_after() {
+    if peers_available() {
+        outage(Peer::Smsc).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mm4_peer_outage_under_load_backs_off_and_delivers_everything_after() {
+    if peers_available() {
+        outage(Peer::Mm4).await;
+    }
+}
+
+/// Latencies (send → push at B's SMSC) of `n` MMs to Bob sent 50 ms apart.
+async fn latencies_to_bob(net: &Net, reader: &mut PushReader, tag: &str, n: usize) -> Vec<f64> {
+    let alice = alice();
+    let mut sent_at = HashMap::new();
+    for i in 0..n {
+        let subject = format!("{tag}-{i}");
+        let conf = alice
+            .send(&net.mm1('A'), ALICE_SIP, &[BOB_SIP], &subject, &subject)
+            .await
+            .unwrap();
+        assert!(conf.response_status.is_ok(), "{:?}", conf.response_status);
+        sent_at.insert(subject, Instant::now());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let want: HashSet<String> = sent_at.keys().cloned().collect();
+    let mut seen = HashMap::new();
+    let all = await_pushes(
+        reader,
+        &mut seen,
+        BOB_MSISDN,
+        &want,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(
+        all,
+        "{tag}: MMs to Bob stalled: {} of {n} pushed in 30 s\n{}",
+        want.iter().filter(|s| seen.contains_key(*s)).count(),
+        net.logs()
+    );
+    let mut l: Vec<f64> = want
+        .iter()
+        .map(|s| seen[s].duration_since(sent_at[s]).as_secs_f64())
+        .collect();
+    l.sort_by(f64::total_cmp);
+    l
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_accepts_and_never_answers_does_not_stall_other_peers() {
+    if !peers_available() {
+        return;
+    }
+    let mut net = Net::start_with(NetOptions {
+        dns_extra: vec![
+            "--mx-host=mms.c.example,mx.mms.c.example,10".into(),
+            "--host-record=mx.mms.c.example,127.0.0.3".into(),
+        ],
+        ..NetOptions::default()
+    })
+    .await;
+    // Relay C: takes the connection and says nothing (no greeting), on the MM4 port A uses.
+    let slow = std::net::TcpListener::bind(("127.0.0.3", net.mm4_b)).unwrap();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in slow.incoming() {
+            let Ok(conn) = conn else { break };
+            counter.fetch_add(1, Ordering::Relaxed);
+            held.push(conn);
+        }
+    });
+    let mut reader = PushReader::new(&net.smsc_b.record);
+    let before = latencies_to_bob(&net, &mut reader, "before", 20).await;
+    // More MMs to the silent peer than the MM4 worker handles at once.
+    let alice = alice();
+    for i in 0..80 {
+        let to = format!("sip:carl{i}@c.example");
+        send_ok(&alice, &net.mm1('A'), ALICE_SIP, &to, "to the silent peer").await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let during = latencies_to_bob(&net, &mut reader, "during", 20).await;
+    let median = |l: &[f64]| l[l.len() / 2];
+    let worst = |l: &[f64]| l[l.len() - 1];
+    eprintln!(
+        "SLOW PEER: latency send→push to Bob before: median {:.3} s, worst {:.3} s; with 80 MMs \
+         stuck at the silent peer ({} connections held): median {:.3} s, worst {:.3} s",
+        median(&before),
+        worst(&before),
+        accepted.load(Ordering::Relaxed),
+        median(&during),
+        worst(&during),
+    );
+    assert!(
+        accepted.load(Ordering::Relaxed) > 0,
+        "relay A never tried the silent peer"
+    );
+    drop(net.relay_b.take());
+}
