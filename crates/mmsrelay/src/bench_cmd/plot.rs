@@ -67,10 +67,13 @@ fn draw<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("offered MM/s (open loop)")
         .y_desc("achieved MM/s")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()?;
     chart
         .configure_secondary_axes()
         .y_desc("p99 submit -> push, ms (log)")
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()?;
     let floor = p99_min.max(0.1);
     let p99: Vec<(f64, f64)> = points
