@@ -485,15 +485,29 @@ macro_rules! backend {
                     return Ok(Vec::new());
                 }
                 let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 5)).collect();
+                let due = "status = 'pending' AND due_ms <= $3 AND (lease_until_ms IS NULL OR lease_until_ms <= $3)";
+                let candidates = if $multi && kinds.len() > 1 {
+                    // SQLite walks `outbox_pending_due` in due order for one kind, but sorts every due
+                    // item of several kinds (a temporary B-tree over the whole backlog): take the
+                    // oldest of each kind from the index, then the oldest of those.
+                    let per_kind: Vec<String> = placeholders
+                        .iter()
+                        .map(|k| format!("SELECT * FROM (SELECT id, due_ms FROM outbox WHERE {due} AND kind = {k} ORDER BY due_ms LIMIT $4)"))
+                        .collect();
+                    format!("SELECT id FROM ({}) ORDER BY due_ms LIMIT $4", per_kind.join(" UNION ALL "))
+                } else {
+                    format!(
+                        "SELECT id FROM outbox WHERE {due} AND kind IN ({}) ORDER BY due_ms LIMIT $4{}",
+                        placeholders.join(", "),
+                        $lease_lock
+                    )
+                };
                 // Only generated placeholders are spliced in; every value is bound.
                 let sql = format!(
                     "UPDATE outbox SET lease_owner = $1, lease_until_ms = $2, attempts = attempts + 1 \
-                     WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND kind IN ({}) AND due_ms <= $3 \
-                     AND (lease_until_ms IS NULL OR lease_until_ms <= $3) ORDER BY due_ms LIMIT $4{}) \
+                     WHERE id IN ({candidates}) \
                      RETURNING id, kind, idempotency_key, mm_id, recipient, payload, due_ms, attempts, last_error, \
-                     lease_owner, lease_until_ms",
-                    placeholders.join(", "),
-                    $lease_lock
+                     lease_owner, lease_until_ms"
                 );
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(owner)
@@ -517,6 +531,13 @@ macro_rules! backend {
                 effects: OutboxEffects,
                 now: Timestamp,
             ) -> Result<RecipientState, UpdateError> {
+                if $multi {
+                    if let Some(to) = update_recipient_in_one_round_trip(c, &mm_id, &address, &event, &effects, now).await? {
+                        return Ok(to);
+                    }
+                    // The recipient was not updated: the path below names the reason (its own
+                    // writes never happen, and the caller's error rolls back the attempt's).
+                }
                 let row = sqlx::query(concat!(
                     "SELECT state FROM recipient WHERE mm_id = $1 AND address = $2",
                     $row_lock
@@ -554,6 +575,107 @@ macro_rules! backend {
                 }
                 enqueue_all(c, &effects.enqueue, now).await?;
                 Ok(to)
+            }
+
+            /// [`update_recipient`] as one multi-statement query (SQLite): the state change is a
+            /// compare-and-set over every state the event may leave ([`RecipientState::apply`]), and the
+            /// item completion and new items ride in the same round trip. `None` when the recipient was
+            /// not changed (unknown, or in a state the event does not apply to).
+            async fn update_recipient_in_one_round_trip(
+                c: &mut Conn,
+                mm_id: &MmId,
+                address: &str,
+                event: &RecipientEvent,
+                effects: &OutboxEffects,
+                now: Timestamp,
+            ) -> Result<Option<RecipientState>, UpdateError> {
+                use std::fmt::Write as _;
+                let moves: Vec<(RecipientState, RecipientState)> = $crate::ALL_STATES
+                    .iter()
+                    .filter_map(|from| from.apply(event).ok().map(|to| (*from, to)))
+                    .collect();
+                if moves.is_empty() {
+                    return Ok(None);
+                }
+                let mut args = <<$Conn as sqlx::Connection>::Database as sqlx::Database>::Arguments::default();
+                macro_rules! push {
+                    ($value:expr) => {
+                        sqlx::Arguments::add(&mut args, $value).map_err(|e| StoreError::Invalid(e.to_string()))?
+                    };
+                }
+                push!(mm_id.to_string());
+                push!(address.to_owned());
+                push!(event.detail().map(str::to_owned));
+                push!(event.error().map(str::to_owned));
+                push!(now.as_millis());
+                let mut n = 5;
+                let mut next = || {
+                    n += 1;
+                    n
+                };
+                let (mut cases, mut froms) = (String::new(), Vec::new());
+                for (from, to) in &moves {
+                    let (f, t) = (next(), next());
+                    let _ = write!(cases, " WHEN ${f} THEN ${t}");
+                    froms.push(format!("${f}"));
+                    push!(from.as_str());
+                    push!(to.as_str());
+                }
+                let mut sql = format!(
+                    "UPDATE recipient SET state = CASE state{cases} END, detail = COALESCE($3, detail), \
+                     last_error = COALESCE($4, last_error), updated_ms = $5 \
+                     WHERE mm_id = $1 AND address = $2 AND state IN ({}) RETURNING 'recipient' AS step, state;",
+                    froms.join(", ")
+                );
+                if let Some(lease) = &effects.complete {
+                    let (i, o) = (next(), next());
+                    let _ = write!(
+                        sql,
+                        "UPDATE outbox SET status = 'done', finished_ms = $5, lease_until_ms = NULL \
+                         WHERE id = ${i} AND lease_owner = ${o} AND status = 'pending' RETURNING 'complete' AS step, NULL AS state;"
+                    );
+                    push!(lease.item.to_string());
+                    push!(lease.owner.clone());
+                }
+                for item in &effects.enqueue {
+                    let (i, k, key, mid, rc, p, due) = (next(), next(), next(), next(), next(), next(), next());
+                    let _ = write!(
+                        sql,
+                        "INSERT INTO outbox (id, kind, idempotency_key, mm_id, recipient, payload, status, due_ms, \
+                         attempts, created_ms) VALUES (${i}, ${k}, ${key}, ${mid}, ${rc}, ${p}, 'pending', ${due}, 0, $5) \
+                         ON CONFLICT (idempotency_key) DO NOTHING;"
+                    );
+                    push!(ItemId::generate().to_string());
+                    push!(item.kind.as_str());
+                    push!(item.idempotency_key.clone());
+                    push!(item.mm_id.as_ref().map(|m| m.to_string()));
+                    push!(item.recipient.clone());
+                    push!(item.payload.to_vec());
+                    push!(item.due_at.as_millis());
+                }
+                // Only generated placeholders are spliced in; every value is bound.
+                let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args).fetch_all(&mut *c).await?;
+                let mut to = None;
+                let mut completed = false;
+                for row in &rows {
+                    let step: String = row.try_get("step")?;
+                    match step.as_str() {
+                        "recipient" => {
+                            let text: String = row.try_get("state")?;
+                            to = Some(RecipientState::parse(&text).ok_or_else(|| corrupt("recipient state", &text))?);
+                        }
+                        _ => completed = true,
+                    }
+                }
+                let Some(to) = to else {
+                    return Ok(None);
+                };
+                if let Some(lease) = &effects.complete {
+                    if !completed {
+                        return Err(QueueError::LeaseLost { item: lease.item.to_string(), owner: lease.owner.clone() }.into());
+                    }
+                }
+                Ok(Some(to))
             }
 
             pub(crate) async fn expire_due(c: &mut Conn, now: Timestamp, limit: u32) -> Result<Vec<ExpiredRecipient>, StoreError> {
@@ -761,7 +883,7 @@ macro_rules! backend {
                 outbox: Vec<$crate::NewOutboxItem>,
                 now: $crate::Timestamp,
             ) -> Result<$crate::AcceptOutcome, $crate::StoreError> {
-                self.write(move |c| Box::pin(q::accept(c, mm, recipients, outbox, now))).await
+                self.write(move |c| Box::pin(q::accept(c, mm.clone(), recipients.clone(), outbox.clone(), now))).await
             }
 
             async fn mm(&self, id: &$crate::MmId) -> Result<Option<$crate::StoredMm>, $crate::StoreError> {
@@ -792,11 +914,18 @@ macro_rules! backend {
                 now: $crate::Timestamp,
             ) -> Result<$crate::RecipientState, $crate::UpdateError> {
                 let (mm_id, address) = (mm_id.clone(), address.to_owned());
-                self.write(move |c| Box::pin(q::update_recipient(c, mm_id, address, event, effects, now))).await
+                self.write(move |c| {
+                    Box::pin(q::update_recipient(c, mm_id.clone(), address.clone(), event.clone(), effects.clone(), now))
+                })
+                .await
             }
 
             async fn enqueue(&self, items: Vec<$crate::NewOutboxItem>, now: $crate::Timestamp) -> Result<usize, $crate::StoreError> {
-                self.write(move |c| Box::pin(async move { q::enqueue_all(c, &items, now).await })).await
+                self.write(move |c| {
+                    let items = items.clone();
+                    Box::pin(async move { q::enqueue_all(c, &items, now).await })
+                })
+                .await
             }
 
             async fn lease(
@@ -809,12 +938,20 @@ macro_rules! backend {
             ) -> Result<Vec<$crate::LeasedItem>, $crate::StoreError> {
                 let (kinds, owner) = (kinds.to_vec(), owner.to_owned());
                 let until = now.plus(lease_for);
-                self.write(move |c| Box::pin(async move { q::lease(c, &kinds, n, &owner, until, now).await })).await
+                self.write(move |c| {
+                    let (kinds, owner) = (kinds.clone(), owner.clone());
+                    Box::pin(async move { q::lease(c, &kinds, n, &owner, until, now).await })
+                })
+                .await
             }
 
             async fn complete(&self, lease: &$crate::Lease, now: $crate::Timestamp) -> Result<(), $crate::QueueError> {
                 let lease = lease.clone();
-                self.write(move |c| Box::pin(async move { q::complete(c, &lease, now).await })).await
+                self.write(move |c| {
+                    let lease = lease.clone();
+                    Box::pin(async move { q::complete(c, &lease, now).await })
+                })
+                .await
             }
 
             async fn retry(
@@ -825,12 +962,20 @@ macro_rules! backend {
                 now: $crate::Timestamp,
             ) -> Result<(), $crate::QueueError> {
                 let (lease, error) = (lease.clone(), error.to_owned());
-                self.write(move |c| Box::pin(async move { q::retry(c, &lease, due_at, &error, now).await })).await
+                self.write(move |c| {
+                    let (lease, error) = (lease.clone(), error.clone());
+                    Box::pin(async move { q::retry(c, &lease, due_at, &error, now).await })
+                })
+                .await
             }
 
             async fn fail(&self, lease: &$crate::Lease, error: &str, now: $crate::Timestamp) -> Result<(), $crate::QueueError> {
                 let (lease, error) = (lease.clone(), error.to_owned());
-                self.write(move |c| Box::pin(async move { q::fail(c, &lease, &error, now).await })).await
+                self.write(move |c| {
+                    let (lease, error) = (lease.clone(), error.clone());
+                    Box::pin(async move { q::fail(c, &lease, &error, now).await })
+                })
+                .await
             }
 
             async fn expire_due(&self, now: $crate::Timestamp, limit: u32) -> Result<Vec<$crate::ExpiredRecipient>, $crate::StoreError> {
@@ -847,12 +992,12 @@ macro_rules! backend {
 
             async fn put_subscriber(&self, impu: &str, msisdn: &str) -> Result<(), $crate::StoreError> {
                 let (impu, msisdn) = (impu.to_owned(), msisdn.to_owned());
-                self.write(move |c| Box::pin(q::put_subscriber(c, impu, msisdn))).await
+                self.write(move |c| Box::pin(q::put_subscriber(c, impu.clone(), msisdn.clone()))).await
             }
 
             async fn remove_subscriber(&self, impu: &str) -> Result<bool, $crate::StoreError> {
                 let impu = impu.to_owned();
-                self.write(move |c| Box::pin(q::remove_subscriber(c, impu))).await
+                self.write(move |c| Box::pin(q::remove_subscriber(c, impu.clone()))).await
             }
 
             async fn msisdn_for_impu(&self, impu: &str) -> Result<Option<String>, $crate::StoreError> {
@@ -870,12 +1015,12 @@ macro_rules! backend {
             }
 
             async fn radius_start(&self, binding: $crate::RadiusBinding) -> Result<(), $crate::StoreError> {
-                self.write(move |c| Box::pin(q::radius_start(c, binding))).await
+                self.write(move |c| Box::pin(q::radius_start(c, binding.clone()))).await
             }
 
             async fn radius_stop(&self, ip: &str, session_id: &str) -> Result<bool, $crate::StoreError> {
                 let (ip, session_id) = (ip.to_owned(), session_id.to_owned());
-                self.write(move |c| Box::pin(q::radius_stop(c, ip, session_id))).await
+                self.write(move |c| Box::pin(q::radius_stop(c, ip.clone(), session_id.clone()))).await
             }
 
             async fn radius_binding(&self, ip: &str) -> Result<Option<$crate::RadiusBinding>, $crate::StoreError> {
@@ -885,7 +1030,7 @@ macro_rules! backend {
 
             async fn radius_nas_reset(&self, nas: &$crate::NasKey) -> Result<u64, $crate::StoreError> {
                 let nas = nas.clone();
-                self.write(move |c| Box::pin(q::radius_nas_reset(c, nas))).await
+                self.write(move |c| Box::pin(q::radius_nas_reset(c, nas.clone()))).await
             }
 
             async fn purge(&self, before: $crate::Timestamp) -> Result<u64, $crate::StoreError> {

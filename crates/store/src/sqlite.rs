@@ -2,10 +2,13 @@
 //! `synchronous=FULL`, so a commit is on disk before the caller is answered.
 //!
 //! All writes go through one writer task that owns the only write connection. It drains its channel,
-//! runs every waiting request inside one transaction (each in its own `SAVEPOINT`, so one request's
-//! failure rolls back only that request), commits once — one fsync for the whole group — and then
-//! answers each caller. Reads use a small pool of read-only connections, which WAL lets run beside
-//! the writer.
+//! runs every waiting request inside one transaction, commits once — one fsync for the whole group —
+//! and then answers each caller. A request that fails must leave nothing behind, yet wrapping every
+//! request in its own `SAVEPOINT` costs one more round trip to SQLite's thread per request. The
+//! writer therefore runs a group without savepoints first; only when a request of it fails does it
+//! roll the group back and run it again with one savepoint per request (requests are re-runnable
+//! closures, and nothing of the first run was committed), and the next group too. Reads use a small
+//! pool of read-only connections, which WAL lets run beside the writer.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,7 +51,7 @@ struct Inner {
 
 /// One request for the writer task: runs inside the group's transaction, answered after the commit.
 trait WriteOp: Send {
-    /// Runs the request; `true` when it succeeded (its savepoint is released, else rolled back).
+    /// Runs the request (again, after a rolled-back run); `true` when it succeeded.
     fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool>;
     /// Answers the caller with the request's result, or the commit's error.
     fn finish(self: Box<Self>, commit: Result<(), Arc<sqlx::Error>>);
@@ -61,7 +64,7 @@ impl std::fmt::Debug for dyn WriteOp {
 }
 
 struct Op<T, E, F> {
-    work: Option<F>,
+    work: F,
     result: Option<Result<T, E>>,
     reply: Option<oneshot::Sender<Result<T, E>>>,
 }
@@ -70,14 +73,11 @@ impl<T, E, F> WriteOp for Op<T, E, F>
 where
     T: Send + 'static,
     E: From<StoreError> + Send + 'static,
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+    F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
 {
     fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
         Box::pin(async move {
-            let Some(work) = self.work.take() else {
-                return false;
-            };
-            let result = work(conn).await;
+            let result = (self.work)(conn).await;
             let ok = result.is_ok();
             self.result = Some(result);
             ok
@@ -142,16 +142,18 @@ impl SqliteStore {
         &self.inner.path
     }
 
-    /// Runs `work` in the writer's next group commit and answers after the commit.
+    /// Runs `work` in the writer's next group commit and answers after the commit. `work` may run
+    /// more than once (a run whose group was rolled back left nothing behind); its last result is
+    /// the answer.
     async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+        F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let op = Op {
-            work: Some(work),
+            work,
             result: None,
             reply: Some(reply),
         };
@@ -201,6 +203,8 @@ async fn check_schema(conn: &mut SqliteConnection) -> Result<(), OpenError> {
 async fn run_writer(mut conn: SqliteConnection, mut requests: mpsc::Receiver<Box<dyn WriteOp>>) {
     let mut group: Vec<Box<dyn WriteOp>> = Vec::with_capacity(MAX_GROUP);
     let mut last_group = 0;
+    // A request of the last group failed: run this one with savepoints straight away.
+    let mut careful = false;
     while requests.recv_many(&mut group, MAX_GROUP).await > 0 {
         // Under heavy concurrency, callers answered by the last commit resubmit within moments; waiting
         // a little for them turns two half-size groups (two fsyncs) into one. A few callers never wait.
@@ -214,13 +218,23 @@ async fn run_writer(mut conn: SqliteConnection, mut requests: mpsc::Receiver<Box
             }
         }
         last_group = group.len();
-        let outcome = run_group(&mut conn, &mut group).await;
+        let mut outcome = if careful {
+            Ok(false)
+        } else {
+            run_group(&mut conn, &mut group).await
+        };
+        if !matches!(outcome, Ok(true)) {
+            // A request failed (or the group did): nothing of this run may stay.
+            let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
+            outcome = run_group_with_savepoints(&mut conn, &mut group).await;
+        }
+        careful = !matches!(outcome, Ok(true));
         if let Err(e) = &outcome {
             tracing::error!(error = %e, size = group.len(), "group commit failed");
             // Leave no transaction open for the next group.
             let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
         }
-        let outcome = outcome.map_err(Arc::new);
+        let outcome = outcome.map(|_| ()).map_err(Arc::new);
         for op in group.drain(..) {
             op.finish(outcome.clone());
         }
@@ -228,18 +242,38 @@ async fn run_writer(mut conn: SqliteConnection, mut requests: mpsc::Receiver<Box
     let _ = conn.close().await;
 }
 
+/// Runs the group in one transaction without savepoints and commits it; `Ok(false)`, with the
+/// transaction still open, when a request failed (the caller rolls back).
 async fn run_group(
     conn: &mut SqliteConnection,
     group: &mut [Box<dyn WriteOp>],
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    for op in group.iter_mut() {
+        if !op.run(conn).await {
+            return Ok(false);
+        }
+    }
+    sqlx::query("COMMIT").execute(&mut *conn).await?;
+    Ok(true)
+}
+
+/// Runs the group in one transaction, each request in its own savepoint (a failing request rolls
+/// back alone), and commits it; `Ok(true)` when every request succeeded.
+async fn run_group_with_savepoints(
+    conn: &mut SqliteConnection,
+    group: &mut [Box<dyn WriteOp>],
+) -> Result<bool, sqlx::Error> {
     // Savepoint bookkeeping rides in the same round trip as the step before it: SQLite runs every
     // statement of a multi-statement query, so each request costs one extra round trip, not two.
     sqlx::query("BEGIN IMMEDIATE; SAVEPOINT request")
         .execute(&mut *conn)
         .await?;
     let last = group.len().saturating_sub(1);
+    let mut all_ok = true;
     for (i, op) in group.iter_mut().enumerate() {
         let ok = op.run(conn).await;
+        all_ok &= ok;
         let step = match (ok, i == last) {
             (true, false) => "RELEASE request; SAVEPOINT request",
             (true, true) => "RELEASE request; COMMIT",
@@ -248,7 +282,7 @@ async fn run_group(
         };
         sqlx::query(step).execute(&mut *conn).await?;
     }
-    Ok(())
+    Ok(all_ok)
 }
 
 backend! {

@@ -267,6 +267,27 @@ pub async fn lease_takes_due_items_of_the_asked_kinds_oldest_first(b: Backend) {
         .unwrap();
     assert_eq!(both.len(), 1);
     assert_eq!(both[0].kind, OutboxKind::Mm4Forward);
+    // Several kinds: the oldest due across all of them, however the kinds interleave.
+    s.enqueue(
+        vec![
+            item(OutboxKind::Resolve, "r-3", at(300)),
+            item(OutboxKind::Mm4Response, "m-1", at(100)),
+            item(OutboxKind::Resolve, "r-1", at(110)),
+            item(OutboxKind::Resolve, "r-2", at(200)),
+            item(OutboxKind::Mm4Response, "m-2", at(250)),
+            item(OutboxKind::Mm4Response, "m-4", at(400)),
+        ],
+        T0,
+    )
+    .await
+    .unwrap();
+    let kinds = [OutboxKind::Resolve, OutboxKind::Mm4Response];
+    let mixed = s.lease(&kinds, 4, "w4", LEASE, at(5_000)).await.unwrap();
+    let keys: Vec<_> = mixed.iter().map(|i| i.idempotency_key.as_str()).collect();
+    assert_eq!(keys, vec!["m-1", "r-1", "r-2", "m-2"]);
+    let last = s.lease(&kinds, 4, "w4", LEASE, at(5_000)).await.unwrap();
+    let keys: Vec<_> = last.iter().map(|i| i.idempotency_key.as_str()).collect();
+    assert_eq!(keys, vec!["r-3", "m-4"]);
     assert!(
         s.lease(&[], 10, "w", LEASE, at(5_000))
             .await
@@ -1101,6 +1122,96 @@ pub async fn concurrent_writers_are_all_committed(b: Backend) {
     assert_eq!(keys, want, "only the failed requests' items are missing");
 }
 
+pub async fn concurrent_state_changes_keep_a_failed_one_out_entirely(b: Backend) {
+    // On SQLite these land in shared group commits, run without savepoints until one fails: a
+    // request that changed the recipient and then lost its lease must leave nothing behind, and
+    // its neighbours must all commit.
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    let bob = "sip:bob@b.example";
+    let mut mms = Vec::new();
+    for seq in 0..48u64 {
+        let mut push = NewOutboxItem::for_recipient(OutboxKind::Push, &MmId::generate(), bob, T0);
+        push.mm_id = None;
+        push.idempotency_key = format!("push:{seq}");
+        let id = stored(
+            s.accept_mm(mm1(seq, 64), vec![local_rcpt(bob).0], vec![push], T0)
+                .await
+                .unwrap(),
+        );
+        mms.push(id);
+    }
+    let items = s
+        .lease(&[OutboxKind::Push], 100, "notifier", LEASE, T0)
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 48);
+    let mut tasks = Vec::new();
+    for item in items {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = item.mm_id.clone().unwrap();
+            let seq: u64 = item.idempotency_key["push:".len()..].parse().unwrap();
+            let bad = seq % 6 == 1;
+            let lease = if bad {
+                Lease {
+                    item: item.id.clone(),
+                    owner: "someone-else".into(),
+                }
+            } else {
+                item.lease()
+            };
+            let report = NewOutboxItem::for_recipient(OutboxKind::DeliveryInd, &id, bob, T0);
+            let r = s
+                .update_recipient(
+                    &id,
+                    bob,
+                    RecipientEvent::PushSent,
+                    OutboxEffects {
+                        complete: Some(lease),
+                        enqueue: vec![report],
+                    },
+                    at(1),
+                )
+                .await;
+            (id, bad, r)
+        }));
+    }
+    let mut reports_wanted = HashSet::new();
+    for t in tasks {
+        let (id, bad, r) = t.await.unwrap();
+        let state = s.recipients(&id).await.unwrap()[0].state;
+        if bad {
+            assert!(matches!(r, Err(UpdateError::LeaseLost { .. })), "{r:?}");
+            assert_eq!(state, RecipientState::Notifying, "state change rolled back");
+        } else {
+            assert_eq!(r.unwrap(), RecipientState::Notified);
+            assert_eq!(state, RecipientState::Notified);
+            reports_wanted.insert(id);
+        }
+    }
+    assert_eq!(reports_wanted.len(), 40);
+    let reports = s
+        .lease(&[OutboxKind::DeliveryInd], 100, "w", LEASE, at(1))
+        .await
+        .unwrap();
+    let got: HashSet<_> = reports.into_iter().filter_map(|i| i.mm_id).collect();
+    assert_eq!(
+        got, reports_wanted,
+        "only the committed changes queued their report"
+    );
+    let still_leased = s
+        .lease(&[OutboxKind::Push], 100, "other", LEASE, at(1))
+        .await
+        .unwrap();
+    assert!(
+        still_leased.is_empty(),
+        "failed requests left their items leased, not completed"
+    );
+}
+
 pub async fn purge_drops_finished_work_and_expired_mms_only(b: Backend) {
     let Some(db) = TestDb::new(b).await else {
         return;
@@ -1196,5 +1307,6 @@ on_both_backends!(
     schema_1_bindings_survive_the_upgrade_and_go_at_the_first_accounting_on,
     database_newer_than_the_binary_is_refused,
     concurrent_writers_are_all_committed,
+    concurrent_state_changes_keep_a_failed_one_out_entirely,
     purge_drops_finished_work_and_expired_mms_only,
 );
