@@ -230,6 +230,7 @@ async fn relay_to_relay(size: usize, o: &Options) {
         a.me.clone(),
         a.store.clone(),
         resolver,
+        None,
         a.wake.clone(),
         cancel.clone(),
     );

@@ -75,6 +75,14 @@ pub struct Mm4Config {
     pub peers: Vec<String>,
     /// Largest MM4 message accepted, in octets.
     pub max_message_size: usize,
+    /// Most SMTP connections served at once; more get 421 (RFC 5321 §3.8).
+    pub max_connections: usize,
+    /// Most RCPT TO in one transaction; more get 452 (RFC 5321 §4.5.3.1.8).
+    pub max_recipients: usize,
+    /// Seconds a peer has to send each whole command line (RFC 5321 §4.5.3.2.7: 300).
+    pub command_timeout_secs: u64,
+    /// Seconds a peer has to send a whole message after DATA.
+    pub max_data_time_secs: u64,
     /// Our X-Mms-Originator-System (where peers send `.RES` and reports); empty:
     /// `system-user@<mmse domain>`.
     pub originator_system: String,
@@ -93,6 +101,14 @@ pub struct Mm4Config {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for STARTTLS on the listener.
     pub tls_key: Option<PathBuf>,
+    /// STARTTLS towards peers (RFC 3207): off, opportunistic (when offered) or require.
+    pub tls_outbound: OutboundTls,
+    /// PEM CA certificates a peer's certificate must chain to (needed unless `tls_outbound` is
+    /// off). The peer is checked against the address it was reached at (an IP address SAN).
+    pub tls_ca_file: Option<PathBuf>,
+    /// SHA-256 fingerprints (64 hex digits, `:` allowed) of the peer certificates accepted;
+    /// empty: any certificate that chains to `tls_ca_file`.
+    pub tls_pins: Vec<String>,
     /// SMTP connect timeout, in milliseconds.
     pub connect_timeout_ms: u64,
     /// Expiry of a received MM without X-Mms-Expiry, in seconds.
@@ -112,6 +128,10 @@ impl Default for Mm4Config {
             hostname: String::new(),
             peers: vec!["127.0.0.0/8".into()],
             max_message_size: 10 * 1024 * 1024,
+            max_connections: 512,
+            max_recipients: 100,
+            command_timeout_secs: 300,
+            max_data_time_secs: 600,
             originator_system: String::new(),
             ack_request: true,
             connections_per_peer: 4,
@@ -119,12 +139,127 @@ impl Default for Mm4Config {
             smtp_port: None,
             tls_cert: None,
             tls_key: None,
+            tls_outbound: OutboundTls::Off,
+            tls_ca_file: None,
+            tls_pins: Vec::new(),
             connect_timeout_ms: 10_000,
             default_expiry_secs: 7 * 86_400,
             max_expiry_secs: 30 * 86_400,
             report_keep_secs: 2 * 86_400,
             queue: QueueTuning::default(),
         }
+    }
+}
+
+/// `[mm4] tls_outbound`: whether forwards, responses and reports go over STARTTLS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboundTls {
+    /// Always in clear.
+    #[default]
+    Off,
+    /// STARTTLS when the peer offers it (then its certificate must verify), else in clear.
+    Opportunistic,
+    /// Only over STARTTLS: a peer that does not offer it is a permanent failure (RFC 3207 §4).
+    Require,
+}
+
+/// The rustls client configuration of `[mm4] tls_outbound`, `tls_ca_file` and `tls_pins`;
+/// `None` when off.
+pub fn outbound_tls(config: &Mm4Config) -> Result<Option<Arc<rustls::ClientConfig>>, StartError> {
+    if config.tls_outbound == OutboundTls::Off {
+        return Ok(None);
+    }
+    let path = config.tls_ca_file.as_ref().ok_or(StartError::NoCaFile)?;
+    let invalid = |e: String| StartError::Tls(io::Error::new(io::ErrorKind::InvalidData, e));
+    let pem = std::fs::read(path).map_err(|e| {
+        StartError::Tls(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    })?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut &pem[..]) {
+        roots
+            .add(cert.map_err(StartError::Tls)?)
+            .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+    }
+    if roots.is_empty() {
+        return Err(invalid(format!("{}: no certificate", path.display())));
+    }
+    let pins = config
+        .tls_pins
+        .iter()
+        .map(|p| {
+            let digits: String = p.chars().filter(|c| *c != ':').collect();
+            hex::decode(&digits)
+                .ok()
+                .and_then(|v| <[u8; 32]>::try_from(v).ok())
+                .ok_or_else(|| StartError::BadPin(p.clone()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let webpki = rustls::client::WebPkiServerVerifier::builder(Arc::new(roots))
+        .build()
+        .map_err(|e| invalid(e.to_string()))?;
+    let builder = rustls::ClientConfig::builder().dangerous();
+    let tls = if pins.is_empty() {
+        builder.with_custom_certificate_verifier(webpki)
+    } else {
+        builder.with_custom_certificate_verifier(Arc::new(PinnedVerifier { webpki, pins }))
+    };
+    Ok(Some(Arc::new(tls.with_no_client_auth())))
+}
+
+/// Chain verification, then the leaf's SHA-256 must be one of the pins.
+#[derive(Debug)]
+struct PinnedVerifier {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    pins: Vec<[u8; 32]>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        let digest = ring::digest::digest(&ring::digest::SHA256, end_entity.as_ref());
+        if self.pins.iter().any(|p| p[..] == *digest.as_ref()) {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "peer certificate is not one of [mm4] tls_pins".into(),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.webpki.supported_verify_schemes()
     }
 }
 
@@ -141,6 +276,12 @@ pub enum StartError {
     /// Reading the TLS files failed.
     #[error("[mm4] TLS: {0}")]
     Tls(io::Error),
+    /// `tls_outbound` is on without `tls_ca_file`.
+    #[error("[mm4] tls_outbound needs tls_ca_file")]
+    NoCaFile,
+    /// A `tls_pins` entry is not 64 hex digits.
+    #[error("[mm4] tls_pins: {0:?} is not a SHA-256 fingerprint (64 hex digits)")]
+    BadPin(String),
     /// Binding the listener failed.
     #[error("[mm4] cannot listen on {addr}: {source}")]
     Bind {
@@ -873,7 +1014,21 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
         config: Mm4Config,
         wake: Arc<Notify>,
     ) -> Self {
+        Self::with_tls(store, resolver, me, config, wake, None)
+    }
+
+    /// As [`Mm4Outbound::new`], sending over STARTTLS with `tls` (see [`outbound_tls`]).
+    pub fn with_tls(
+        store: S,
+        resolver: Arc<Resolver<L>>,
+        me: Arc<Mm4Identity>,
+        config: Mm4Config,
+        wake: Arc<Notify>,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Self {
         let mut client = ClientConfig::new(me.hostname.clone());
+        client.require_tls = tls.is_some() && config.tls_outbound == OutboundTls::Require;
+        client.tls = tls;
         client.max_connections_per_host = config.connections_per_peer.max(1);
         client.connect_timeout = Duration::from_millis(config.connect_timeout_ms.max(1));
         Self {
@@ -1378,6 +1533,10 @@ pub async fn spawn_server<S: Store>(
         .collect::<Result<Vec<_>, _>>()?;
     let mut server = ServerConfig::new(me.hostname.clone(), peers);
     server.max_message_size = config.max_message_size;
+    server.max_connections = config.max_connections.max(1);
+    server.max_recipients = config.max_recipients.max(1);
+    server.command_timeout = Duration::from_secs(config.command_timeout_secs.max(1));
+    server.max_data_time = Duration::from_secs(config.max_data_time_secs.max(1));
     server.tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => {
             let cert = std::fs::read(cert).map_err(StartError::Tls)?;
@@ -1401,21 +1560,24 @@ pub async fn spawn_server<S: Store>(
     Ok((addr, tokio::spawn(listener.run(handler, cancel))))
 }
 
-/// Starts the MM4 out worker over forwards, responses and reports.
+/// Starts the MM4 out worker over forwards, responses and reports, over STARTTLS with `tls`
+/// ([`outbound_tls`] of the same configuration).
 pub fn spawn_workers<S: Store, L: DnsLookup + 'static>(
     config: &Mm4Config,
     me: Arc<Mm4Identity>,
     store: S,
     resolver: Arc<Resolver<L>>,
+    tls: Option<Arc<rustls::ClientConfig>>,
     wake: Arc<Notify>,
     cancel: CancellationToken,
 ) -> JoinHandle<()> {
-    let handler = Arc::new(Mm4Outbound::new(
+    let handler = Arc::new(Mm4Outbound::with_tls(
         store.clone(),
         resolver,
         me,
         config.clone(),
         wake.clone(),
+        tls,
     ));
     let kinds = vec![
         OutboxKind::Mm4Forward,

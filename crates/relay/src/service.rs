@@ -210,6 +210,7 @@ impl RunningRelay {
                 me,
                 store.clone(),
                 resolver.clone(),
+                mm4::outbound_tls(&config.mm4)?,
                 wake.clone(),
                 cancel.clone(),
             ),

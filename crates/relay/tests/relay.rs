@@ -3,6 +3,8 @@
 
 #[path = "relay/hostile.rs"]
 mod hostile;
+#[path = "relay/hostile_tls.rs"]
+mod hostile_tls;
 #[path = "relay/mm1_flows.rs"]
 mod mm1_flows;
 #[path = "relay/mm1_identity.rs"]

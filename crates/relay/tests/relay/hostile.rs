@@ -672,13 +672,19 @@ async fn admin_slowloris_and_flood_are_cut_off_and_health_still_answers() {
 // ---- TLS on the admin listener ----
 
 /// A self-signed CA and a leaf for 127.0.0.1 / localhost signed by it, written as PEM files.
-struct Pki {
+pub struct Pki {
     _dir: tempfile::TempDir,
-    files: TlsFiles,
-    ca_der: rustls::pki_types::CertificateDer<'static>,
+    /// The leaf's certificate and key files.
+    pub files: TlsFiles,
+    /// The CA certificate file.
+    pub ca_file: std::path::PathBuf,
+    /// The CA certificate.
+    pub ca_der: rustls::pki_types::CertificateDer<'static>,
+    /// The leaf certificate.
+    pub leaf_der: rustls::pki_types::CertificateDer<'static>,
 }
 
-fn make_pki() -> Pki {
+pub fn make_pki() -> Pki {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -693,10 +699,14 @@ fn make_pki() -> Pki {
     let key = dir.path().join("admin.key");
     std::fs::write(&cert, leaf.pem()).unwrap();
     std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
+    let ca_file = dir.path().join("ca.crt");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
     Pki {
         _dir: dir,
         files: TlsFiles { cert, key },
+        ca_file,
         ca_der: ca.der().clone(),
+        leaf_der: leaf.der().clone(),
     }
 }
 

@@ -330,17 +330,26 @@ impl TestRelay {
     /// Opens the store and starts the MM4 listener of the relay serving `sip_domain`
     /// (MMSE domain `mms.<sip_domain>`), on `listen` (port 0: any).
     pub async fn start(sip_domain: &str, listen: SocketAddr, peers: Vec<String>) -> Self {
-        let (dir, store) = store().await;
-        let resolver_config = ResolverConfig {
-            own_sip_domains: vec![sip_domain.into()],
-            ..ResolverConfig::default()
-        };
-        let mm4 = Mm4Config {
+        Self::start_with(sip_domain, Self::mm4_config(listen, peers)).await
+    }
+
+    /// The `[mm4]` of [`TestRelay::start`]: 1 s connect timeout, fast queue.
+    pub fn mm4_config(listen: SocketAddr, peers: Vec<String>) -> Mm4Config {
+        Mm4Config {
             listen,
             peers,
             connect_timeout_ms: 1000,
             queue: fast_queue(),
             ..Mm4Config::default()
+        }
+    }
+
+    /// As [`TestRelay::start`] with a whole `[mm4]` (e.g. with TLS).
+    pub async fn start_with(sip_domain: &str, mm4: Mm4Config) -> Self {
+        let (dir, store) = store().await;
+        let resolver_config = ResolverConfig {
+            own_sip_domains: vec![sip_domain.into()],
+            ..ResolverConfig::default()
         };
         let me = Arc::new(Mm4Identity::new(
             &format!("mms.{sip_domain}"),
@@ -416,6 +425,7 @@ impl TestRelay {
             self.me.clone(),
             self.store.clone(),
             resolver,
+            relay::mm4::outbound_tls(&self.mm4).unwrap(),
             self.wake.clone(),
             self.cancel.clone(),
         ));
