@@ -161,32 +161,32 @@ impl Chain {
         log_filter: &str,
     ) -> Result<Self, String> {
         let peers = Peers::start().await?;
-        let (mm1_a, mm1_b, mm4_a, mm4_b) = (free_port()?, free_port()?, free_port()?, free_port()?);
-        let mut paths = Vec::new();
-        for (name, mm1, mm4, peer_mm4) in [('a', mm1_a, mm4_a, mm4_b), ('b', mm1_b, mm4_b, mm4_a)] {
-            let store = dir.join(format!("relay-{name}"));
-            std::fs::create_dir_all(&store).map_err(|e| format!("{}: {e}", store.display()))?;
-            let config = dir.join(format!("relay-{name}.toml"));
-            std::fs::write(&config, peers.relay_toml(name, &store, mm1, mm4, peer_mm4))
-                .map_err(|e| format!("{}: {e}", config.display()))?;
-            paths.push((store, config, dir.join(format!("relay-{name}.log"))));
+        let (store_a, store_b) = (dir.join("relay-a"), dir.join("relay-b"));
+        for store in [&store_a, &store_b] {
+            std::fs::create_dir_all(store).map_err(|e| format!("{}: {e}", store.display()))?;
         }
-        let [(store_a, config_a, log_a), (store_b, config_b, log_b)] =
-            <[_; 2]>::try_from(paths).map_err(|_| "two relays".to_owned())?;
         let (a, b) = tokio::join!(
             prepare_store(&store_a, 'a', prefill_with),
             prepare_store(&store_b, 'b', prefill_with)
         );
         a?;
         b?;
-        let filter = log_filter.to_owned();
-        let relays = tokio::task::spawn_blocking(move || {
-            let relay_b = RelayProc::start(&config_b, &log_b, &filter)?;
-            let relay_a = RelayProc::start(&config_a, &log_a, &filter)?;
-            Ok::<_, String>((relay_a, relay_b))
-        })
-        .await
-        .map_err(|e| format!("starting the relays: {e}"))??;
+        // A port found free may be taken by another process before the relay binds it (tests run
+        // in parallel); a relay that cannot start is retried on fresh ports.
+        let mut attempt = 1;
+        let (relays, mm1_a) = loop {
+            let ports = (free_port()?, free_port()?, free_port()?, free_port()?);
+            match start_relays(dir, &peers, ports, log_filter).await {
+                Ok(relays) => break (relays, ports.0),
+                Err(e) if attempt < START_ATTEMPTS => {
+                    eprintln!(
+                        "relays did not start (attempt {attempt}), retrying on other ports: {e}"
+                    );
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         Ok(Self {
             peers: Arc::new(peers),
             relay_a: relays.0,
@@ -218,6 +218,37 @@ impl Chain {
             peers.hss.stop().await;
         }
     }
+}
+
+/// How many times the relays are started on fresh ports before the bench gives up.
+const START_ATTEMPTS: u32 = 3;
+
+/// Writes both relays' configurations for `ports` (MM1 A, MM1 B, MM4 A, MM4 B) and starts them,
+/// B first; returns (relay A, relay B).
+async fn start_relays(
+    dir: &Path,
+    peers: &Peers,
+    (mm1_a, mm1_b, mm4_a, mm4_b): (u16, u16, u16, u16),
+    log_filter: &str,
+) -> Result<(RelayProc, RelayProc), String> {
+    let mut paths = Vec::new();
+    for (name, mm1, mm4, peer_mm4) in [('a', mm1_a, mm4_a, mm4_b), ('b', mm1_b, mm4_b, mm4_a)] {
+        let store = dir.join(format!("relay-{name}"));
+        let config = dir.join(format!("relay-{name}.toml"));
+        std::fs::write(&config, peers.relay_toml(name, &store, mm1, mm4, peer_mm4))
+            .map_err(|e| format!("{}: {e}", config.display()))?;
+        paths.push((config, dir.join(format!("relay-{name}.log"))));
+    }
+    let [(config_a, log_a), (config_b, log_b)] =
+        <[_; 2]>::try_from(paths).map_err(|_| "two relays".to_owned())?;
+    let filter = log_filter.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let relay_b = RelayProc::start(&config_b, &log_b, &filter)?;
+        let relay_a = RelayProc::start(&config_a, &log_a, &filter)?;
+        Ok::<_, String>((relay_a, relay_b))
+    })
+    .await
+    .map_err(|e| format!("starting the relays: {e}"))?
 }
 
 /// Opens a relay's store (creating its schema), puts relay A's subscribers and the prefill in.
