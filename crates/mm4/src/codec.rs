@@ -460,15 +460,14 @@ impl<'a> Headers<'a> {
                     ),
                     _ => None,
                 });
+            // mail-parser reads a quoted-string local part (`"bob smith"@b.example`, RFC 5322
+            // §3.4.1) as a display name before an address `@b.example`; such a list is taken
+            // from the header text instead, as it is when mail-parser found no address at all.
             match parsed {
-                Some(list) if !list.is_empty() => out.extend(list),
-                _ => out.extend(
-                    item.1
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned),
-                ),
+                Some(list) if !list.is_empty() && list.iter().all(|a| !a.starts_with('@')) => {
+                    out.extend(list)
+                }
+                _ => out.extend(split_address_list(&item.1)),
             }
         }
         Ok(out)
@@ -536,6 +535,32 @@ fn one_address(
             Mm4Error::InvalidRecipient { header, source: e }
         }
     })
+}
+
+/// Splits an RFC 5322 §3.4 address-list at the commas outside quoted strings and `<…>`.
+fn split_address_list(text: &str) -> Vec<String> {
+    let (mut out, mut start) = (Vec::new(), 0);
+    let (mut quoted, mut escaped, mut angle) = (false, false, 0u32);
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle += 1,
+            '>' if !quoted => angle = angle.saturating_sub(1),
+            ',' if !quoted && angle == 0 => {
+                out.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&text[start..]);
+    out.into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn address_list(list: Vec<String>, header: &'static str) -> Result<Vec<Mm4Address>, Mm4Error> {

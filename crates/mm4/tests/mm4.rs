@@ -470,6 +470,31 @@ fn foreign_forward_req_decodes_ts23140_8_4_1_1() {
     );
 }
 
+/// A quoted-string local part (RFC 5322 §3.4.1) keeps its quotes whether mail-parser parsed the
+/// address list or not, so the message re-encodes to itself (found by the mm4_parse fuzz target:
+/// `fuzz/regressions/mm4_parse/crash-43634c5b…`).
+#[test]
+fn quoted_local_part_survives_decode_encode_decode_rfc5322_3_4_1() {
+    let env = Envelope {
+        mail_from: "+441234567890/TYPE=PLMN@mms.a.example".into(),
+        rcpt_to: vec!["+4917612345678/TYPE=PLMN@mms.b.example".into()],
+    };
+    let raw = "X-Mms-3GPP-MMS-Version: 6.16.0\r\nX-Mms-Message-Type: MM4_forward.REQ\r\n\
+               X-Mms-Transaction-ID: t1\r\nX-Mms-Message-ID: m1\r\n\
+               Date: Tue, 10 Jun 2003 10:20:01 +0000\r\n\
+               From: +441234567890/TYPE=PLMN@mms.a.example\r\n\
+               To: \"bob @ home\"@b.example, \"a\\\"b\"@c.example\r\n\
+               Content-Type: text/plain\r\n\r\nhi\r\n";
+    let first = decode(&env, raw.as_bytes()).unwrap();
+    let Mm4Message::ForwardReq(f) = &first else {
+        panic!("not a forward")
+    };
+    let to: Vec<&str> = f.to.iter().map(|a| a.as_str()).collect();
+    assert_eq!(to, ["\"bob @ home\"@b.example", "\"a\\\"b\"@c.example"]);
+    let (env2, bytes2) = encode(&first);
+    assert_eq!(decode(&env2, &bytes2).unwrap(), first);
+}
+
 #[test]
 fn foreign_delivery_report_and_response_decode_ts23140_8_4_2() {
     let report = "From: +4917612345678/TYPE=PLMN@mms.mnc002.mcc262.gprs\r\n\
