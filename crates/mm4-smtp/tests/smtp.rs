@@ -152,6 +152,12 @@ impl Raw {
         self.writer.write_all(s.as_bytes()).await.unwrap();
     }
 
+    /// Writes `s` where the server is expected to refuse it and close before reading all of it:
+    /// the rest of the write then meets a reset, which is not an error here.
+    async fn send_refused(&mut self, s: &str) {
+        let _ = self.writer.write_all(s.as_bytes()).await;
+    }
+
     async fn closed(&mut self) -> bool {
         let mut buf = [0u8; 64];
         matches!(

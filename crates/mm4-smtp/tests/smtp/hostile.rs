@@ -230,7 +230,8 @@ async fn header_bombs_long_lines_and_recipient_floods_are_refused_with_bounded_m
             }
         }
         // A 1 MB command line.
-        raw.send(&format!("NOOP {}", "x".repeat(1 << 20))).await;
+        raw.send_refused(&format!("NOOP {}", "x".repeat(1 << 20)))
+            .await;
         let long = raw.reply().await[0].clone();
         let closed = raw.closed().await;
         (bomb, too_many, long, closed)
