@@ -25,7 +25,7 @@ mod naptr;
 mod number;
 mod serde_impl;
 
-pub use naptr::{NaptrError, NaptrRegexp};
+pub use naptr::{NAPTR_REGEXP_MAX_OCTETS, NaptrError, NaptrRegexp};
 pub use number::{E164, E164_MAX_DIGITS, Msisdn, NumberError};
 
 use std::fmt;

@@ -8,10 +8,17 @@ use regex::{Regex, RegexBuilder};
 /// huge automaton.
 const REGEX_SIZE_LIMIT: usize = 64 * 1024;
 
+/// Longest regexp field: NAPTR REGEXP is one DNS `<character-string>` (RFC 3403 §4.1), at most
+/// 255 octets (RFC 1035 §3.3), so a longer field cannot have come from DNS.
+pub const NAPTR_REGEXP_MAX_OCTETS: usize = 255;
+
 /// Why a NAPTR regexp field cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NaptrError {
+    /// Longer than one DNS `<character-string>` ([`NAPTR_REGEXP_MAX_OCTETS`]).
+    #[error("NAPTR regexp field is longer than 255 octets")]
+    TooLong,
     /// Empty field or a delimiter that RFC 3402 §3.2 forbids (digit, flag, `\`).
     #[error("invalid NAPTR regexp delimiter")]
     BadDelimiter,
@@ -50,6 +57,9 @@ impl NaptrRegexp {
     /// Parses `delim ere delim repl delim [i]`; `\delim` inside the ERE or replacement stands
     /// for the delimiter itself.
     pub fn parse(field: &str) -> Result<Self, NaptrError> {
+        if field.len() > NAPTR_REGEXP_MAX_OCTETS {
+            return Err(NaptrError::TooLong);
+        }
         let delim = field.chars().next().ok_or(NaptrError::BadDelimiter)?;
         if delim.is_ascii_digit() || delim == '\\' || delim == 'i' || delim.is_whitespace() {
             return Err(NaptrError::BadDelimiter);
@@ -225,6 +235,21 @@ mod tests {
             NaptrRegexp::parse("!^a$!x!").unwrap().apply("b"),
             Err(NaptrError::NoMatch(_))
         ));
+    }
+
+    #[test]
+    fn field_longer_than_a_dns_character_string_is_refused_rfc1035_3_3() {
+        let ok = format!(
+            "!^(.*)$!sip:\\1@{}!",
+            "b".repeat(NAPTR_REGEXP_MAX_OCTETS - 16)
+        );
+        assert_eq!(ok.len(), NAPTR_REGEXP_MAX_OCTETS);
+        assert!(NaptrRegexp::parse(&ok).is_ok());
+        let long = format!(
+            "!^(.*)$!sip:\\1@{}!",
+            "b".repeat(NAPTR_REGEXP_MAX_OCTETS - 15)
+        );
+        assert_eq!(NaptrRegexp::parse(&long).unwrap_err(), NaptrError::TooLong);
     }
 
     #[test]
