@@ -2,17 +2,18 @@
 # Fuzzing campaign: run every cargo-fuzz target (or the ones named) for SECONDS each and record
 # executions, coverage, corpus size and crashes per target (RELIABILITY.md, "Fuzzing").
 #
-#   scripts/fuzz-campaign.sh [-t SECONDS] [-r RUNS] [-j PARALLEL] [-s] [TARGET...]
+#   scripts/fuzz-campaign.sh [-t SECONDS] [-r RUNS] [-j PARALLEL] [-n NICE] [-s] [TARGET...]
 #   scripts/fuzz-campaign.sh -R DIR [TARGET...]     # print the summary of a finished run again
 #
 # -r: stop each target after RUNS executions (libFuzzer -runs), or at SECONDS, whichever comes first.
-# -j: how many targets run at once (default 1). -s: afterwards, replace fuzz/seeds/<target> by a
+# -j: how many targets run at once (default 1). -n: the fuzzers' nice level (default 19, as the
+# machine is shared; 0 gives them a fair share beside other work). -s: afterwards, replace fuzz/seeds/<target> by a
 # minimised pick of the corpus (refresh_seeds below).
 #
 # Each target starts from its growing corpus fuzz/corpus/<target> (git-ignored), the committed seeds
 # fuzz/seeds/<target>, and, for the MMS-carrying targets, the shared test vectors read in place
 # ($MMSRELAY_TEST_VECTORS/mms, default ../shared/test-vectors/mms; never copied into the repository).
-# Runs at nice 19 (the machine is shared). A crash stops that target only; its input is in
+# Runs at nice 19 unless -n says otherwise. A crash stops that target only; its input is in
 # fuzz/artifacts/<target>/ and the script exits 1 at the end. The summary table (markdown) is printed
 # and written to $FUZZ_CAMPAIGN_OUT (default fuzz/target/campaign-<UTC time>/summary.md), next to
 # one libFuzzer log per target.
@@ -42,7 +43,7 @@ run_one() {
   mkdir -p "corpus/$target" "seeds/$target" "artifacts/$target"
   local dirs=("corpus/$target" "seeds/$target")
   for d in $(extra_dirs "$target"); do dirs+=("$d"); done
-  nice -n 19 "$bin_dir/$target" -artifact_prefix="artifacts/$target/" \
+  nice -n "$niceness" "$bin_dir/$target" -artifact_prefix="artifacts/$target/" \
     -max_total_time="$seconds" ${runs:+-runs="$runs"} -max_len="$(max_len "$target")" -rss_limit_mb=2048 -timeout=10 \
     -print_final_stats=1 -close_fd_mask=1 "${dirs[@]}" >"$log" 2>&1 || rc=$?
   echo "$rc" >"$out/$target.rc"
@@ -91,7 +92,7 @@ PY
 summary() {
   local target log rc execs rate cov files crash failed=0
   {
-    echo "Campaign $(date -u -r "$out" +%Y-%m-%dT%H:%MZ), commit $(git -C "$root" rev-parse --short HEAD), ${seconds} s${runs:+ or $runs executions} per target, $parallel in parallel, nice 19, -s none"
+    echo "Campaign $(date -u -r "$out" +%Y-%m-%dT%H:%MZ), commit $(git -C "$root" rev-parse --short HEAD), ${seconds} s${runs:+ or $runs executions} per target, $parallel in parallel, nice $niceness, -s none"
     echo
     echo "| target | executions | exec/s | coverage (cov / ft) | corpus (inputs/bytes) | crashes |"
     echo "|---|---:|---:|---|---:|---|"
@@ -120,16 +121,18 @@ main() {
   seconds=300
   runs=""
   parallel=1
+  niceness=19
   refresh=0
   local report_only="" opt target running=0
-  while getopts "t:r:j:sR:" opt; do
+  while getopts "t:r:j:n:sR:" opt; do
     case $opt in
       t) seconds=$OPTARG ;;
       r) runs=$OPTARG ;;
       j) parallel=$OPTARG ;;
+      n) niceness=$OPTARG ;;
       s) refresh=1 ;;
       R) report_only=$OPTARG ;;
-      *) echo "usage: $0 [-t SECONDS] [-r RUNS] [-j PARALLEL] [-s] [TARGET...] | -R DIR [TARGET...]" >&2; exit 2 ;;
+      *) echo "usage: $0 [-t SECONDS] [-r RUNS] [-j PARALLEL] [-n NICE] [-s] [TARGET...] | -R DIR [TARGET...]" >&2; exit 2 ;;
     esac
   done
   shift $((OPTIND - 1))
