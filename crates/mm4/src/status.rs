@@ -98,7 +98,9 @@ impl RequestStatus {
     }
 
     /// The MMS ENC 1.3 X-Mms-Response-Status (§7.3.48) an MM1 answer carries for this outcome:
-    /// the 1.3 permanent codes (224–229), `Error-network-problem` as transient 195.
+    /// the 1.3 permanent codes (224–229), `Error-network-problem` as transient 195, and
+    /// `Error-unsupported-message` as itself (136, 0x88: the one code below 192 that 1.3 does not
+    /// mark obsolete, and the one `mms_pdu` answers an unknown PDU type with).
     pub fn to_response_status(self) -> ResponseStatus {
         match self {
             RequestStatus::Ok => ResponseStatus::OK,
@@ -117,12 +119,11 @@ impl RequestStatus {
             RequestStatus::ErrorContentNotAccepted => {
                 ResponseStatus::ERROR_PERMANENT_CONTENT_NOT_ACCEPTED
             }
-            RequestStatus::ErrorUnsupportedMessage => ResponseStatus::ERROR_PERMANENT_FAILURE,
+            RequestStatus::ErrorUnsupportedMessage => ResponseStatus::ERROR_UNSUPPORTED_MESSAGE,
         }
     }
 
-    /// The MM4 outcome for an MMS ENC X-Mms-Response-Status: the obsolete 1.0 codes 129–136
-    /// map by name, the 1.3 transient (192–223) and permanent (224–255) codes by meaning, and
+    /// The MM4 outcome for an MMS ENC X-Mms-Response-Status: the 1.0 codes 129–136 map by name, the 1.3 transient (192–223) and permanent (224–255) codes by meaning, and
     /// any other failure to `Error-unspecified`.
     pub fn from_response_status(status: ResponseStatus) -> RequestStatus {
         match status.0 {
@@ -268,13 +269,20 @@ mod tests {
     fn request_status_to_mms_response_status_and_back_mms_enc_7_3_48() {
         for s in RequestStatus::ALL {
             let back = RequestStatus::from_response_status(s.to_response_status());
-            let expected = match s {
-                // MMS ENC 1.3 has no "unsupported message": it travels as permanent failure.
-                RequestStatus::ErrorUnsupportedMessage => RequestStatus::ErrorUnspecified,
-                other => other,
-            };
-            assert_eq!(back, expected, "{s}");
+            assert_eq!(back, s, "{s}");
         }
+        // Error-unsupported-message is 136 (0x88) in MMS ENC 1.3 too, as mms_pdu answers an
+        // unknown PDU type; not the generic Error-permanent-failure (224).
+        assert_eq!(
+            RequestStatus::ErrorUnsupportedMessage.to_response_status(),
+            ResponseStatus::ERROR_UNSUPPORTED_MESSAGE
+        );
+        assert_eq!(
+            RequestStatus::ErrorUnsupportedMessage
+                .to_response_status()
+                .name(),
+            Some("Error-unsupported-message")
+        );
         assert_eq!(RequestStatus::Ok.to_response_status().0, 128);
         assert_eq!(
             RequestStatus::ErrorMessageFormatCorrupt
