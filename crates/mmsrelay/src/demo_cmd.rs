@@ -14,7 +14,7 @@
 #[path = "ua.rs"]
 pub(crate) mod ua;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,7 +28,10 @@ use relay::service::{Relay, RunningRelay};
 use test_peers::dns::{DnsServer, DnsZone};
 use test_peers::hss::TestHss;
 use test_peers::smsc::SmscSink;
+
 use ua::{Sms, Ua, text_of};
+
+use crate::relay_toml::RelayToml;
 
 /// Arguments of `mmsrelay demo`.
 #[derive(clap::Args)]
@@ -198,22 +201,15 @@ impl Peers {
         mm4: u16,
         peer_mm4: u16,
     ) -> String {
-        let (domain, range, smsc, hss) = if name == 'a' {
-            ("a", "+4477009", self.smsc_a.addr(), None)
+        let (range, smsc, hss) = if name == 'a' {
+            ("+4477009", self.smsc_a.addr(), None)
         } else {
-            ("b", "+49176", self.smsc_b.addr(), Some(self.hss.addr()))
+            ("+49176", self.smsc_b.addr(), Some(self.hss.addr()))
         };
-        relay_toml(
-            domain,
-            range,
-            store,
-            mm1,
-            mm4,
-            peer_mm4,
-            self.dns.addr(),
-            smsc,
-            hss,
-        )
+        RelayToml::new(&name.to_string(), range, store.display())
+            .ports(mm1, mm4, peer_mm4)
+            .peers(self.dns.addr(), smsc, hss)
+            .to_toml()
     }
 }
 
@@ -235,67 +231,6 @@ pub(crate) fn free_port() -> Result<u16, String> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(|e| format!("no free port: {e}"))
-}
-
-/// The configuration of one demo relay, as TOML (so the demo also exercises the parser).
-#[allow(clippy::too_many_arguments)]
-fn relay_toml(
-    name: &str,
-    number_range: &str,
-    store: &std::path::Path,
-    mm1: u16,
-    mm4: u16,
-    peer_mm4: u16,
-    dns: SocketAddr,
-    smsc: SocketAddr,
-    hss: Option<SocketAddr>,
-) -> String {
-    let queue = "poll_interval_ms = 50\nretry_base_ms = 300\nretry_cap_ms = 2000\n";
-    let mut text = format!(
-        r#"[relay]
-mmse_domain = "mms.{name}.example"
-sip_domains = ["{name}.example"]
-number_ranges = ["{number_range}"]
-store = "{store}"
-
-[mm1]
-listen = "127.0.0.1:{mm1}"
-public_url = "http://127.0.0.1:{mm1}"
-
-[resolver]
-nameservers = ["{dns}"]
-enum_suffixes = ["e164.arpa"]
-lookup_timeout_ms = 2000
-
-[routing.queue]
-{queue}
-[mm4]
-listen = "127.0.0.1:{mm4}"
-smtp_port = {peer_mm4}
-connect_timeout_ms = 2000
-
-[mm4.queue]
-{queue}
-[notifier.queue]
-{queue}
-[smsc]
-host = "127.0.0.1"
-port = {smsc_port}
-system_id = "relay-{name}"
-response_timeout_ms = 3000
-
-[admin]
-enabled = false
-"#,
-        store = store.display(),
-        smsc_port = smsc.port(),
-    );
-    if let Some(hss) = hss {
-        text.push_str(&format!(
-            "\n[hss]\npeers = [\"{hss}\"]\norigin_host = \"mms.{name}.example\"\norigin_realm = \"{name}.example\"\ndestination_realm = \"example\"\nrequest_timeout = \"2s\"\n"
-        ));
-    }
-    text
 }
 
 impl World {

@@ -10,6 +10,7 @@ mod bench_cmd;
 mod config_cmd;
 mod demo_cmd;
 mod pdu_cmd;
+mod relay_toml;
 mod resolve_cmd;
 mod send_cmd;
 mod serve_cmd;

@@ -36,7 +36,7 @@ use crate::worker::{self, Handler, Outcome, WorkerConfig};
 
 /// How one worker loop runs: concurrency, polling and retry backoff (DESIGN.md §7). Embedded
 /// as `queue` in each worker's section.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueTuning {
     /// Items handled at once.

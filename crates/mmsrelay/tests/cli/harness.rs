@@ -8,6 +8,8 @@
 //! notice and pass, unless MMSRELAY_REQUIRE_PEERS is set, then they fail. Every wait is bounded.
 #![allow(dead_code)]
 
+#[path = "../../src/relay_toml.rs"]
+pub mod relay_toml;
 #[path = "../../src/ua.rs"]
 pub mod ua;
 
@@ -19,6 +21,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mms_pdu::{Pdu, Status};
+use relay::routing::QueueTuning;
+pub use relay_toml::RelayToml;
 use test_peers::hss::TestHss;
 pub use ua::{Sms, Ua, text_of};
 use wap_push::{Reassembler, ReassemblyStatus};
@@ -472,75 +476,26 @@ impl Default for Tuning {
     }
 }
 
-/// The relay config of `spec`.
+/// The relay config of `spec`: the template of `mmsrelay demo` with the tests' MM4 connect
+/// timeout (1 s), tuning and an admin listener.
 pub fn relay_toml(spec: &RelaySpec) -> String {
-    let Tuning {
-        poll_interval_ms,
-        retry_base_ms,
-        retry_cap_ms,
-        lease_ms,
-        caches,
-    } = spec.tuning;
-    let queue = format!(
-        "poll_interval_ms = {poll_interval_ms}\nretry_base_ms = {retry_base_ms}\nretry_cap_ms = {retry_cap_ms}\nlease_ms = {lease_ms}\n"
-    );
-    let RelaySpec {
-        name,
-        number_range,
-        store,
-        mm1,
-        mm4_listen,
-        peer_mm4,
-        dns,
-        smsc,
-        ..
-    } = spec;
-    let dns_cache = if caches {
-        ""
-    } else {
-        "[resolver.cache]\nmin_ttl_secs = 0\nmax_ttl_secs = 0\nmax_negative_ttl_secs = 0\n"
-    };
-    let mut text = format!(
-        r#"[relay]
-mmse_domain = "mms.{name}.example"
-sip_domains = ["{name}.example"]
-number_ranges = ["{number_range}"]
-store = "{store}"
-[mm1]
-listen = "127.0.0.1:{mm1}"
-public_url = "http://127.0.0.1:{mm1}"
-[resolver]
-nameservers = ["127.0.0.1:{dns}"]
-enum_suffixes = ["e164.arpa"]
-lookup_timeout_ms = 2000
-{dns_cache}[routing.queue]
-{queue}
-[mm4]
-listen = "{mm4_listen}"
-smtp_port = {peer_mm4}
-connect_timeout_ms = 1000
-[mm4.queue]
-{queue}
-[notifier.queue]
-{queue}
-[smsc]
-host = "127.0.0.1"
-port = {smsc}
-system_id = "relay-{name}"
-response_timeout_ms = 3000
-[admin]
-listen = "127.0.0.1:0"
-"#
-    );
-    if let Some(hss) = spec.hss {
-        text.push_str(&format!(
-            "[hss]\npeers = [\"{hss}\"]\norigin_host = \"mms.{name}.example\"\norigin_realm = \"{name}.example\"\ndestination_realm = \"example\"\nrequest_timeout = \"2s\"\n"
-        ));
-        if !caches {
-            text.push_str("cache_ttl = \"1ms\"\nnegative_cache_ttl = \"1ms\"\n");
-        }
-    }
-    text
+    let t = &spec.tuning;
+    let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
+    RelayToml::new(spec.name, spec.number_range, &spec.store)
+        .ports(spec.mm1, 0, spec.peer_mm4)
+        .mm4_listen(spec.mm4_listen.parse().expect("mm4_listen is ip:port"))
+        .peers(loopback(spec.dns), loopback(spec.smsc), spec.hss)
+        .queue(QueueTuning {
+            poll_interval_ms: t.poll_interval_ms,
+            retry_base_ms: t.retry_base_ms,
+            retry_cap_ms: t.retry_cap_ms,
+            lease_ms: t.lease_ms,
+            ..QueueTuning::default()
+        })
+        .mm4_connect_timeout_ms(1000)
+        .caches(t.caches)
+        .admin(Some(loopback(0)))
+        .to_toml()
 }
 
 /// How to build a two-relay network.
