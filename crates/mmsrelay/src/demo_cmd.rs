@@ -11,9 +11,6 @@
 //!
 //! Exit codes: 0 every step succeeded, 1 a step failed or the time ran out, 2 setup failed.
 
-#[path = "ua.rs"]
-pub(crate) mod ua;
-
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,9 +26,8 @@ use test_peers::dns::{DnsServer, DnsZone};
 use test_peers::hss::TestHss;
 use test_peers::smsc::SmscSink;
 
-use ua::{Sms, Ua, text_of};
-
 use crate::relay_toml::RelayToml;
+use crate::ua::{Sms, Ua, text_of};
 
 /// Arguments of `mmsrelay demo`.
 #[derive(clap::Args)]

@@ -15,6 +15,7 @@ mod resolve_cmd;
 mod send_cmd;
 mod serve_cmd;
 mod subscriber_cmd;
+mod ua;
 
 #[derive(Parser)]
 #[command(

@@ -15,6 +15,8 @@ use mms_pdu::{
     ParamValue, Part, Pdu, SendConf, SendReq,
 };
 
+use crate::ua;
+
 /// Arguments of `mmsrelay send`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -190,33 +192,17 @@ async fn post(args: &Args, body: Vec<u8>) -> Result<SendConf, String> {
         .timeout(Duration::from_secs(args.timeout))
         .build()
         .map_err(|e| format!("HTTP client: {e}"))?;
-    let mut req = client
-        .post(&args.relay)
-        .header("content-type", "application/vnd.wap.mms-message")
-        .body(body);
-    for h in &args.headers {
-        let (name, value) = h
-            .split_once(':')
-            .ok_or_else(|| format!("--header {h:?} is not Name: value"))?;
-        req = req.header(name.trim(), value.trim());
-    }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| format!("POST {}: {e}", args.relay))?;
-    let status = resp.status();
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| format!("reading the answer: {e}"))?;
-    match Pdu::decode(&bytes) {
-        Ok(Pdu::SendConf(conf)) => Ok(conf),
-        Ok(other) => Err(format!(
-            "HTTP {status}: expected m-send-conf, got {}",
-            other.message_type().name().unwrap_or("an unknown PDU")
-        )),
-        Err(e) => Err(format!("HTTP {status}: the answer is not an MMS PDU ({e})")),
-    }
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| {
+            h.split_once(':')
+                .map(|(name, value)| (name.trim(), value.trim()))
+                .ok_or_else(|| format!("--header {h:?} is not Name: value"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (status, answer) = ua::post_pdu(&client, &args.relay, body, &headers).await?;
+    ua::send_conf_of(status, &answer)
 }
 
 fn print_conf(conf: &SendConf) {

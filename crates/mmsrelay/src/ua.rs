@@ -14,6 +14,7 @@ use mms_pdu::{
     AcknowledgeInd, Body, Charset, ContentType, EncodedString, FromAddress, MediaType, MmsVersion,
     ParamName, ParamValue, Part, Pdu, RetrieveConf, SendConf, SendReq,
 };
+use reqwest::StatusCode;
 use wap_push::{Reassembler, ReassemblyStatus};
 
 /// One SMS as an SMSC received it.
@@ -70,25 +71,21 @@ impl Ua {
             .join(", ")
     }
 
+    /// POSTs `pdu` to `url` with this UA's asserted identity (and `intended`, the identity it
+    /// sends as, in `X-3GPP-Intended-Identity`, TS 24.109).
     async fn post(
         &self,
         url: &str,
         pdu: Pdu,
         intended: Option<&str>,
-    ) -> Result<(u16, Bytes), String> {
-        let mut req = self
-            .http
-            .post(url)
-            .header("content-type", "application/vnd.wap.mms-message")
-            .header("x-3gpp-asserted-identity", self.asserted())
-            .body(pdu.encode());
-        if let Some(i) = intended {
-            req = req.header("x-3gpp-intended-identity", format!("\"{i}\""));
+    ) -> Result<(StatusCode, Bytes), String> {
+        let asserted = self.asserted();
+        let intended = intended.map(|i| format!("\"{i}\""));
+        let mut headers = vec![("x-3gpp-asserted-identity", asserted.as_str())];
+        if let Some(i) = &intended {
+            headers.push(("x-3gpp-intended-identity", i.as_str()));
         }
-        let resp = req.send().await.map_err(|e| format!("POST {url}: {e}"))?;
-        let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| format!("POST {url}: {e}"))?;
-        Ok((status, body))
+        post_pdu(&self.http, url, pdu.encode(), &headers).await
     }
 
     /// A text m-send-req to `to` with the insert-address token and a delivery report request.
@@ -135,14 +132,7 @@ impl Ua {
     /// Sends `req` as the identity `from` and returns the m-send-conf.
     pub async fn send_req(&self, mm1: &str, from: &str, req: SendReq) -> Result<SendConf, String> {
         let (status, body) = self.post(mm1, Pdu::SendReq(req), Some(from)).await?;
-        match Pdu::decode(&body) {
-            Ok(Pdu::SendConf(c)) => Ok(c),
-            Ok(other) => Err(format!(
-                "HTTP {status}: got {:?} instead of m-send-conf",
-                other.message_type()
-            )),
-            Err(e) => Err(format!("HTTP {status}: not an MMS PDU: {e}")),
-        }
+        send_conf_of(status, &body)
     }
 
     /// Waits up to `timeout` for the next push to this handset among the SMS `poll` returns
@@ -214,7 +204,48 @@ impl Ua {
             report_allowed: Some(true),
             ..Default::default()
         };
-        Ok(self.post(mm1, Pdu::AcknowledgeInd(ack), None).await?.0)
+        Ok(self
+            .post(mm1, Pdu::AcknowledgeInd(ack), None)
+            .await?
+            .0
+            .as_u16())
+    }
+}
+
+/// POSTs an encoded MMS PDU to the MM1 URL `url` (MMS ENC 1.3 §6: `Content-Type:
+/// application/vnd.wap.mms-message`) with the extra `headers`; returns the HTTP status and the
+/// answer's body.
+pub async fn post_pdu(
+    http: &reqwest::Client,
+    url: &str,
+    pdu: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> Result<(StatusCode, Bytes), String> {
+    let mut req = http
+        .post(url)
+        .header("content-type", "application/vnd.wap.mms-message")
+        .body(pdu);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let resp = req.send().await.map_err(|e| format!("POST {url}: {e}"))?;
+    let status = resp.status();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("POST {url}: reading the answer: {e}"))?;
+    Ok((status, body))
+}
+
+/// The m-send-conf (MMS ENC 1.3 §6.1.2) in the body of an MM1 answer with HTTP `status`.
+pub fn send_conf_of(status: StatusCode, body: &Bytes) -> Result<SendConf, String> {
+    match Pdu::decode(body) {
+        Ok(Pdu::SendConf(conf)) => Ok(conf),
+        Ok(other) => Err(format!(
+            "HTTP {status}: expected m-send-conf, got {}",
+            other.message_type().name().unwrap_or("an unknown PDU")
+        )),
+        Err(e) => Err(format!("HTTP {status}: the answer is not an MMS PDU ({e})")),
     }
 }
 

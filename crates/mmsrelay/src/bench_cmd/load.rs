@@ -9,8 +9,8 @@ use mms_pdu::Pdu;
 use tokio::sync::Semaphore;
 use wap_push::{Reassembler, ReassemblyStatus, UserData};
 
-use crate::demo_cmd::ua::Ua;
 use crate::demo_cmd::{ALICE_SIP, BOB_SIP, Peers};
+use crate::ua::Ua;
 
 /// When the load stops.
 #[derive(Clone, Copy, Debug)]
