@@ -230,10 +230,10 @@ async fn relay_to_relay(size: usize, o: &Options) {
         a.me.clone(),
         a.store.clone(),
         resolver,
-        None,
         a.wake.clone(),
         cancel.clone(),
-    );
+    )
+    .unwrap();
     let total = o.count as i64;
     loop {
         if forwarded(&a.store).await >= total {

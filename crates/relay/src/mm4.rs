@@ -1006,32 +1006,22 @@ enum HostError {
 }
 
 impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
-    /// A sender resolving peers with `resolver`.
+    /// A sender resolving peers with `resolver`, over STARTTLS as `config`'s `tls_outbound`,
+    /// `tls_ca_file` and `tls_pins` say (see [`outbound_tls`]).
     pub fn new(
         store: S,
         resolver: Arc<Resolver<L>>,
         me: Arc<Mm4Identity>,
         config: Mm4Config,
         wake: Arc<Notify>,
-    ) -> Self {
-        Self::with_tls(store, resolver, me, config, wake, None)
-    }
-
-    /// As [`Mm4Outbound::new`], sending over STARTTLS with `tls` (see [`outbound_tls`]).
-    pub fn with_tls(
-        store: S,
-        resolver: Arc<Resolver<L>>,
-        me: Arc<Mm4Identity>,
-        config: Mm4Config,
-        wake: Arc<Notify>,
-        tls: Option<Arc<rustls::ClientConfig>>,
-    ) -> Self {
+    ) -> Result<Self, StartError> {
+        let tls = outbound_tls(&config)?;
         let mut client = ClientConfig::new(me.hostname.clone());
         client.require_tls = tls.is_some() && config.tls_outbound == OutboundTls::Require;
         client.tls = tls;
         client.max_connections_per_host = config.connections_per_peer.max(1);
         client.connect_timeout = Duration::from_millis(config.connect_timeout_ms.max(1));
-        Self {
+        Ok(Self {
             store,
             resolver,
             client: SmtpClient::new(client),
@@ -1039,7 +1029,7 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
             in_flight: PeerSlots::new(config.in_flight_per_peer),
             config,
             wake,
-        }
+        })
     }
 
     /// A slot among the items in hand for the peer at `hosts`, or the deferral to return.
@@ -1560,25 +1550,23 @@ pub async fn spawn_server<S: Store>(
     Ok((addr, tokio::spawn(listener.run(handler, cancel))))
 }
 
-/// Starts the MM4 out worker over forwards, responses and reports, over STARTTLS with `tls`
-/// ([`outbound_tls`] of the same configuration).
+/// Starts the MM4 out worker over forwards, responses and reports, over STARTTLS as `config`
+/// says; fails when its TLS settings cannot be used ([`outbound_tls`]).
 pub fn spawn_workers<S: Store, L: DnsLookup + 'static>(
     config: &Mm4Config,
     me: Arc<Mm4Identity>,
     store: S,
     resolver: Arc<Resolver<L>>,
-    tls: Option<Arc<rustls::ClientConfig>>,
     wake: Arc<Notify>,
     cancel: CancellationToken,
-) -> JoinHandle<()> {
-    let handler = Arc::new(Mm4Outbound::with_tls(
+) -> Result<JoinHandle<()>, StartError> {
+    let handler = Arc::new(Mm4Outbound::new(
         store.clone(),
         resolver,
         me,
         config.clone(),
         wake.clone(),
-        tls,
-    ));
+    )?);
     let kinds = vec![
         OutboxKind::Mm4Forward,
         OutboxKind::Mm4Response,
@@ -1592,10 +1580,10 @@ pub fn spawn_workers<S: Store, L: DnsLookup + 'static>(
         wake,
         cancel,
     );
-    tokio::spawn(async move {
+    Ok(tokio::spawn(async move {
         let _ = worker.await;
         handler.client.close_idle().await;
-    })
+    }))
 }
 
 #[cfg(test)]

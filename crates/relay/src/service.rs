@@ -210,10 +210,9 @@ impl RunningRelay {
                 me,
                 store.clone(),
                 resolver.clone(),
-                mm4::outbound_tls(&config.mm4)?,
                 wake.clone(),
                 cancel.clone(),
-            ),
+            )?,
         ));
         self.tasks.push((
             "routing",

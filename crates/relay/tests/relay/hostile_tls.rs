@@ -105,6 +105,20 @@ async fn relay_to_relay_mm4_goes_over_starttls_and_a_wrong_certificate_is_refuse
     bad.tls_pins.clear();
     bad.tls_ca_file = None;
     assert!(outbound_tls(&bad).is_err());
+    // The MM4 out workers take their TLS settings from the same [mm4] and refuse to start.
+    let started = relay::mm4::spawn_workers(
+        &bad,
+        a.me.clone(),
+        a.store.clone(),
+        resolver(&dns, a.resolver_config.clone()),
+        a.wake.clone(),
+        a.cancel.clone(),
+    );
+    assert!(
+        matches!(started, Err(relay::mm4::StartError::NoCaFile)),
+        "{:?}",
+        started.map(|_| ())
+    );
     a.stop().await;
     b.stop().await;
 }

@@ -420,15 +420,17 @@ impl TestRelay {
             .await
             .unwrap(),
         );
-        self.handles.push(relay::mm4::spawn_workers(
-            &self.mm4,
-            self.me.clone(),
-            self.store.clone(),
-            resolver,
-            relay::mm4::outbound_tls(&self.mm4).unwrap(),
-            self.wake.clone(),
-            self.cancel.clone(),
-        ));
+        self.handles.push(
+            relay::mm4::spawn_workers(
+                &self.mm4,
+                self.me.clone(),
+                self.store.clone(),
+                resolver,
+                self.wake.clone(),
+                self.cancel.clone(),
+            )
+            .unwrap(),
+        );
     }
 
     /// Stops every task of the relay.
