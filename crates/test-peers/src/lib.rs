@@ -3,6 +3,8 @@
 //! Each peer sits behind its own feature so a crate's tests build only the peer they meet.
 #![forbid(unsafe_code)]
 
+pub mod hostile;
+
 #[cfg(feature = "dns")]
 pub mod dns;
 #[cfg(feature = "hss")]

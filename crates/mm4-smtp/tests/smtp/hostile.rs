@@ -6,27 +6,9 @@
 
 use std::time::Instant;
 
+use test_peers::hostile::{median, mem, ratio, report};
+
 use super::*;
-
-/// VmRSS and VmHWM of this process, in KiB.
-fn mem() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-fn report(attack: &str, answer: &str, before: (u64, u64), after: (u64, u64), ratio: f64) {
-    eprintln!(
-        "HOSTILE | {attack} | {answer} | RSS {} -> {} KiB | HWM {} -> {} KiB | legit latency x{ratio:.2}",
-        before.0, after.0, before.1, after.1
-    );
-}
 
 /// One legitimate message over a fresh connection; its latency (it must be accepted).
 async fn legit(addr: SocketAddr) -> Duration {
@@ -45,15 +27,6 @@ async fn legit(addr: SocketAddr) -> Duration {
     .expect("legitimate message accepted");
     assert_eq!(out.accepted.len(), 1);
     started.elapsed()
-}
-
-async fn legit_median(addr: SocketAddr) -> Duration {
-    let mut v = Vec::new();
-    for _ in 0..5 {
-        v.push(legit(addr).await);
-    }
-    v.sort();
-    v[2]
 }
 
 /// Trickles `bytes` one octet per `every`; the time until the server closed and its replies.
@@ -93,7 +66,7 @@ async fn slowloris_on_commands_and_data_is_cut_off_and_others_are_served() {
     config.data_timeout = Duration::from_secs(1);
     config.max_data_time = Duration::from_secs(2);
     let srv = start(config).await;
-    let base = legit_median(srv.addr).await;
+    let base = median(5, || legit(srv.addr)).await;
     let before = mem();
     let every = Duration::from_millis(300);
     let mut set = tokio::task::JoinSet::new();
@@ -113,7 +86,7 @@ async fn slowloris_on_commands_and_data_is_cut_off_and_others_are_served() {
     }
     let during = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        legit_median(srv.addr).await
+        median(5, || legit(srv.addr)).await
     };
     let (results, during) = tokio::join!(set.join_all(), during);
     let after = mem();
@@ -133,7 +106,7 @@ async fn slowloris_on_commands_and_data_is_cut_off_and_others_are_served() {
         "421 4.4.2 and close",
         before,
         after,
-        during.as_secs_f64() / base.as_secs_f64(),
+        ratio(during, base),
     );
     assert!(srv.handler.delivered.lock().unwrap().len() >= 10);
 }
@@ -144,7 +117,7 @@ async fn connection_flood_gets_421_and_a_peer_is_served_after_the_drain() {
     config.max_connections = 8;
     config.command_timeout = Duration::from_secs(1);
     let srv = start(config).await;
-    let base = legit_median(srv.addr).await;
+    let base = median(5, || legit(srv.addr)).await;
     let before = mem();
     let started = Instant::now();
     let mut held = Vec::new();
@@ -185,7 +158,7 @@ async fn connection_flood_gets_421_and_a_peer_is_served_after_the_drain() {
         "192 answered 421 4.7.0 at once; the 8 admitted timed out with 421 4.4.2",
         before,
         after,
-        served.as_secs_f64() / base.as_secs_f64(),
+        ratio(served, base),
     );
 }
 
@@ -194,7 +167,7 @@ async fn header_bombs_long_lines_and_recipient_floods_are_refused_with_bounded_m
     let mut config = loopback_config();
     config.max_message_size = 1024 * 1024;
     let srv = start(config).await;
-    let base = legit_median(srv.addr).await;
+    let base = median(5, || legit(srv.addr)).await;
     let before = mem();
     let attack = async {
         // A 20 MB header section (200 000 header lines) in one message: over the size limit.
@@ -236,7 +209,8 @@ async fn header_bombs_long_lines_and_recipient_floods_are_refused_with_bounded_m
         let closed = raw.closed().await;
         (bomb, too_many, long, closed)
     };
-    let ((bomb, too_many, long, closed), during) = tokio::join!(attack, legit_median(srv.addr));
+    let ((bomb, too_many, long, closed), during) =
+        tokio::join!(attack, median(5, || legit(srv.addr)));
     let after = mem();
     assert_eq!(
         bomb,
@@ -250,6 +224,6 @@ async fn header_bombs_long_lines_and_recipient_floods_are_refused_with_bounded_m
         "552 5.3.4 / 100 x 250 then 4900 x 452 4.5.3 / 500 5.5.6 and close",
         before,
         after,
-        during.as_secs_f64() / base.as_secs_f64(),
+        ratio(during, base),
     );
 }

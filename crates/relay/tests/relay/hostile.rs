@@ -14,6 +14,7 @@ use mms_pdu::{Body, ContentType, MediaType, Part, Pdu, ResponseStatus, SendConf}
 use relay::admin::{self, AdminConfig};
 use relay::config::RelayConfig;
 use relay::listener::{HttpLimits, TlsFiles};
+use test_peers::hostile::{median, mem, ratio, report};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_util::sync::CancellationToken;
@@ -23,36 +24,6 @@ use crate::mm1_support::{PROXY, RADIUS_SECRET, Relay, send_req, test_config};
 const ALICE: &str = "sip:alice@a.example";
 /// Upper bound of any single attack step.
 const CAP: Duration = Duration::from_secs(15);
-
-/// VmRSS and VmHWM of this process, in KiB.
-#[derive(Clone, Copy, Debug)]
-struct Mem {
-    rss: u64,
-    hwm: u64,
-}
-
-fn mem() -> Mem {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    };
-    Mem {
-        rss: field("VmRSS:"),
-        hwm: field("VmHWM:"),
-    }
-}
-
-/// Prints one result line for RELIABILITY.md §4.
-fn report(attack: &str, answer: &str, before: Mem, after: Mem, legit_ratio: f64) {
-    eprintln!(
-        "HOSTILE | {attack} | {answer} | RSS {} -> {} KiB | HWM {} -> {} KiB | legit latency x{legit_ratio:.2}",
-        before.rss, after.rss, before.hwm, after.hwm
-    );
-}
 
 /// The limits the attacks run against: short timeouts so each attack ends in seconds.
 fn limits() -> HttpLimits {
@@ -141,20 +112,6 @@ async fn legit_send(ua: &Ua) -> Duration {
     started.elapsed()
 }
 
-/// Median latency of `n` legitimate sends.
-async fn legit_median(ua: &Ua, n: usize) -> Duration {
-    let mut v = Vec::with_capacity(n);
-    for _ in 0..n {
-        v.push(legit_send(ua).await);
-    }
-    v.sort();
-    v[n / 2]
-}
-
-fn ratio(during: Duration, base: Duration) -> f64 {
-    during.as_secs_f64() / base.as_secs_f64().max(1e-6)
-}
-
 /// Writes `head` then `body` on a fresh connection (the body from a separate task, errors
 /// ignored: the server may stop reading) and returns what the server answered.
 async fn raw_exchange(addr: SocketAddr, head: Vec<u8>, body: Vec<u8>) -> Vec<u8> {
@@ -216,7 +173,7 @@ async fn oversized_send_req_declared_or_chunked_is_refused_with_bounded_memory()
     let relay = Relay::start(config()).await;
     let addr = addr_of(&relay);
     let ua = legit_ua(&relay);
-    let base = legit_median(&ua, 5).await;
+    let base = median(5, || legit_send(&ua)).await;
     let prefix = send_req(&["sip:bob@a.example"], "x").clone();
     let mut pdu = Pdu::from(prefix).encode().to_vec();
     let before = mem();
@@ -295,7 +252,7 @@ fn nested_multipart(levels: usize) -> Bytes {
 async fn deep_and_huge_multiparts_are_answered_without_overflow() {
     let relay = Relay::start(config()).await;
     let ua = legit_ua(&relay);
-    let base = legit_median(&ua, 5).await;
+    let base = median(5, || legit_send(&ua)).await;
     let before = mem();
 
     // 20 000 levels of multipart inside one part (the decoder keeps nested parts opaque).
@@ -364,7 +321,7 @@ async fn header_bombs_get_431_and_the_relay_keeps_serving() {
     let relay = Relay::start(config()).await;
     let addr = addr_of(&relay);
     let ua = legit_ua(&relay);
-    let base = legit_median(&ua, 5).await;
+    let base = median(5, || legit_send(&ua)).await;
     let before = mem();
     let mut many = b"GET /x HTTP/1.1\r\nHost: h\r\n".to_vec();
     for i in 0..1000 {
@@ -382,7 +339,7 @@ async fn header_bombs_get_431_and_the_relay_keeps_serving() {
         }
         answers
     };
-    let (answers, during) = tokio::join!(bombs, legit_median(&ua, 5));
+    let (answers, during) = tokio::join!(bombs, median(5, || legit_send(&ua)));
     let after = mem();
     for a in &answers {
         assert_eq!(http_status(a), 431, "{}", String::from_utf8_lossy(a));
@@ -448,7 +405,7 @@ async fn slowloris_on_mm1_headers_and_body_is_cut_off_by_the_timeouts() {
     let relay = Relay::start(c).await;
     let addr = addr_of(&relay);
     let ua = legit_ua(&relay);
-    let base = legit_median(&ua, 5).await;
+    let base = median(5, || legit_send(&ua)).await;
     let before = mem();
     let head =
         b"POST / HTTP/1.1\r\nHost: h\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n".to_vec();
@@ -458,7 +415,7 @@ async fn slowloris_on_mm1_headers_and_body_is_cut_off_by_the_timeouts() {
     let bodies = slowloris_swarm(addr, &body_head, &[b'A'; 100]);
     let legit = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        legit_median(&ua, 5).await
+        median(5, || legit_send(&ua)).await
     };
     let ((head_closed, head_answers), (body_closed, body_answers), during) =
         tokio::join!(heads, bodies, legit);
@@ -522,7 +479,7 @@ async fn connection_flood_over_the_mm1_limit_gets_503_and_drains() {
     let relay = Relay::start(c).await;
     let addr = addr_of(&relay);
     let ua = legit_ua(&relay);
-    let base = legit_median(&ua, 5).await;
+    let base = median(5, || legit_send(&ua)).await;
     let before = mem();
     let started = Instant::now();
     let (held, refused) = flood(addr, 200).await;
@@ -609,22 +566,13 @@ async fn health(addr: SocketAddr) -> Duration {
     started.elapsed()
 }
 
-async fn health_median(addr: SocketAddr) -> Duration {
-    let mut v = Vec::new();
-    for _ in 0..5 {
-        v.push(health(addr).await);
-    }
-    v.sort();
-    v[2]
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_slowloris_and_flood_are_cut_off_and_health_still_answers() {
     let relay = Relay::start(config()).await;
     let mut l = limits();
     l.max_connections = 8;
     let admin = start_admin(&relay, l, None).await;
-    let base = health_median(admin.addr).await;
+    let base = median(5, || health(admin.addr)).await;
     let before = mem();
     let slow = slowloris_swarm(
         admin.addr,
@@ -817,11 +765,12 @@ async fn radius_flood_of_malformed_and_forged_packets_is_dropped_and_accounting_
     let radius = relay.radius.as_ref().unwrap();
     let to = radius.local_addr;
     let legit = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let mut base = Vec::new();
-    for id in 0..5 {
-        base.push(radius_rtt(&legit, to, id).await);
-    }
-    base.sort();
+    let mut next_id = 0u8;
+    let base = median(5, || {
+        next_id += 1;
+        radius_rtt(&legit, to, next_id - 1)
+    })
+    .await;
     let before_stats = radius.stats.snapshot();
     let before = mem();
     let flood = async {
@@ -877,7 +826,7 @@ async fn radius_flood_of_malformed_and_forged_packets_is_dropped_and_accounting_
         "dropped silently, none answered (RFC 2865 §3)",
         before,
         after,
-        ratio(during, base[2]),
+        ratio(during, base),
     );
     relay.stop().await;
 }

@@ -4,16 +4,11 @@
 use std::net::SocketAddr;
 
 use mm4_smtp::{Host, OutboundEnvelope, SendError, SmtpClient};
-use mms_store::{RecipientState, Store};
+use mms_store::RecipientState;
 use relay::mm4::{Mm4Config, OutboundTls, outbound_tls};
-use test_peers::smsc::SmscSink;
 
 use crate::hostile::make_pki;
 use crate::work_support::*;
-
-fn any_port() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 0))
-}
 
 fn sha256_hex(der: &[u8]) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, der))
@@ -41,24 +36,15 @@ async fn try_send(config: &Mm4Config, to: SocketAddr) -> Result<(), SendError> {
 #[tokio::test]
 async fn relay_to_relay_mm4_goes_over_starttls_and_a_wrong_certificate_is_refused() {
     let pki = make_pki();
-    let dns = empty_zone().await;
-    let sink = SmscSink::start().await.unwrap();
-    let mut b_mm4 = TestRelay::mm4_config(any_port(), vec!["127.0.0.0/8".into()]);
+    let peers = Peers::start().await;
+    let mut b_mm4 = TestRelay::loopback_mm4();
     b_mm4.tls_cert = Some(pki.files.cert.clone());
     b_mm4.tls_key = Some(pki.files.key.clone());
-    let mut b = TestRelay::start_with("b.example", b_mm4).await;
-    let mut a = TestRelay::start("a.example", any_port(), vec!["127.0.0.0/8".into()]).await;
-    a.mm4.tls_outbound = OutboundTls::Require;
-    a.mm4.tls_ca_file = Some(pki.ca_file.clone());
-    a.mm4.tls_pins = vec![sha256_hex(&pki.leaf_der)];
-    a.start_workers(&dns, vec![peer("b.example", b.mm4_addr)], &sink)
-        .await;
-    b.start_workers(&dns, vec![peer("a.example", a.mm4_addr)], &sink)
-        .await;
-    b.store
-        .put_subscriber("sip:bob@b.example", "4917612345678")
-        .await
-        .unwrap();
+    let mut a_mm4 = TestRelay::loopback_mm4();
+    a_mm4.tls_outbound = OutboundTls::Require;
+    a_mm4.tls_ca_file = Some(pki.ca_file.clone());
+    a_mm4.tls_pins = vec![sha256_hex(&pki.leaf_der)];
+    let (a, b) = peers.pair(a_mm4, b_mm4, "b.example").await;
     let (mm, _) = accept_mm1(
         &a.store,
         "sip:alice@a.example",
@@ -110,7 +96,7 @@ async fn relay_to_relay_mm4_goes_over_starttls_and_a_wrong_certificate_is_refuse
         &bad,
         a.me.clone(),
         a.store.clone(),
-        resolver(&dns, a.resolver_config.clone()),
+        resolver(&peers.dns, a.resolver_config.clone()),
         a.wake.clone(),
         a.cancel.clone(),
     );

@@ -13,12 +13,11 @@ use mms_pdu::{
 };
 use mms_store::{OutboxKind, RecipientState, Store};
 use relay::jobs::{Job, Mm4ReadReplyJob, ReadOrigIndJob};
-use test_peers::smsc::SmscSink;
 
 use crate::mm1_support::{PROXY, Relay, mm_of, send_req, test_config};
 use crate::work_support::{
-    SmtpSink, TestRelay, accept_mm1, empty_zone, mm4_at, peer, peer_missing, pushes, runs,
-    secs_now, wait_pushes, wait_state,
+    ALICE_AT_A, Peers, SmtpSink, accept_mm1, aiosmtpd_missing, mm4_at, pushes, secs_now,
+    wait_pushes, wait_state,
 };
 
 const ALICE: &str = "sip:alice@a.example";
@@ -181,21 +180,15 @@ fn delivery_report(message_id: &str, recipient: &str) -> (mm4::Envelope, Vec<u8>
 
 #[tokio::test]
 async fn mm4_reports_are_taken_only_for_an_mm_forwarded_to_their_sender_ts_23_140_8_4_2_8_4_3() {
-    if peer_missing(
-        "python3 module aiosmtpd",
-        runs("python3", &["-c", "import aiosmtpd"]),
-    ) {
+    if aiosmtpd_missing() {
         return;
     }
     // Relay A (alice's) with all its workers; peer B is aiosmtpd, which keeps what A sends it.
     let peer_b = SmtpSink::start(&[]).await;
-    let dns = empty_zone().await;
-    let smsc = SmscSink::start().await.unwrap();
-    let loopback = vec!["127.0.0.0/8".to_owned()];
-    let mut a = TestRelay::start("a.example", "127.0.0.1:0".parse().unwrap(), loopback).await;
-    a.start_workers(&dns, vec![peer("b.example", peer_b.addr)], &smsc)
+    let peers = Peers::start().await;
+    let a = peers
+        .relay("a.example", &[("b.example", peer_b.addr)], ALICE_AT_A)
         .await;
-    a.store.put_subscriber(ALICE, "441000000001").await.unwrap();
     let (mm, _) = accept_mm1(&a.store, ALICE, &["sip:bob@b.example"], "to b").await;
     wait_state(
         &a.store,
@@ -230,7 +223,7 @@ async fn mm4_reports_are_taken_only_for_an_mm_forwarded_to_their_sender_ts_23_14
     send(read_reply(&message_id, "sip:bob@b.example", true))
         .await
         .unwrap();
-    let p = wait_pushes(&smsc, 1).await;
+    let p = wait_pushes(&peers.sink, 1).await;
     let (dest, Pdu::ReadOrigInd(ind)) = &p[0] else {
         panic!("not a read report: {p:?}");
     };
@@ -310,7 +303,7 @@ async fn mm4_reports_are_taken_only_for_an_mm_forwarded_to_their_sender_ts_23_14
     // Each .RES was queued with any report it would have passed on.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let count = |read: bool| {
-        pushes(&smsc)
+        pushes(&peers.sink)
             .into_iter()
             .filter(|(_, pdu)| match pdu {
                 Pdu::ReadOrigInd(_) => read,

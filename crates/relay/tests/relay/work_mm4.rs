@@ -1,7 +1,6 @@
 //! MM4 between two relays in one process (two stores, two SMTP listeners on 127.0.0.1), and
 //! against aiosmtpd (receiving peer) and swaks (sending peer). TS 23.140 §8.4.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use mm4::{ForwardParams, Mm4Address, Mm4Message, RequestStatus};
@@ -12,17 +11,8 @@ use mms_store::{
     Origin, OutboxEffects, RecipientEvent, RecipientState, RetrievalToken, Store, Timestamp,
 };
 use relay::jobs::Job;
-use test_peers::smsc::SmscSink;
 
 use crate::work_support::*;
-
-fn any_port() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 0))
-}
-
-fn loopback() -> Vec<String> {
-    vec!["127.0.0.0/8".into()]
-}
 
 /// The token of a notification's content location.
 fn token_of(content_location: &str) -> RetrievalToken {
@@ -32,22 +22,14 @@ fn token_of(content_location: &str) -> RetrievalToken {
 
 #[tokio::test]
 async fn mm_crosses_mm4_to_relay_b_bob_is_notified_and_the_delivery_report_returns_to_alice() {
-    let dns = empty_zone().await;
-    let sink = SmscSink::start().await.unwrap();
-    let mut a = TestRelay::start("a.example", any_port(), loopback()).await;
-    let mut b = TestRelay::start("b.example", any_port(), loopback()).await;
-    a.start_workers(&dns, vec![peer("b.example", b.mm4_addr)], &sink)
+    let peers = Peers::start().await;
+    let (a, b) = peers
+        .pair(
+            TestRelay::loopback_mm4(),
+            TestRelay::loopback_mm4(),
+            "b.example",
+        )
         .await;
-    b.start_workers(&dns, vec![peer("a.example", a.mm4_addr)], &sink)
-        .await;
-    a.store
-        .put_subscriber("sip:alice@a.example", "441000000001")
-        .await
-        .unwrap();
-    b.store
-        .put_subscriber("sip:bob@b.example", "4917612345678")
-        .await
-        .unwrap();
 
     let (mm, _) = accept_mm1(
         &a.store,
@@ -66,7 +48,7 @@ async fn mm_crosses_mm4_to_relay_b_bob_is_notified_and_the_delivery_report_retur
     assert_eq!(rec.detail.as_deref(), Some("mms.b.example"));
 
     // Relay B notified bob; the notification leads to the MM B stored.
-    let pushes = wait_pushes(&sink, 1).await;
+    let pushes = wait_pushes(&peers.sink, 1).await;
     let (dest, Pdu::NotificationInd(ni)) = &pushes[0] else {
         panic!("not a notification: {pushes:?}");
     };
@@ -124,7 +106,7 @@ async fn mm_crosses_mm4_to_relay_b_bob_is_notified_and_the_delivery_report_retur
     b.wake.notify_waiters();
 
     // Relay A pushes m-delivery-ind to alice.
-    let pushes = wait_pushes(&sink, 2).await;
+    let pushes = wait_pushes(&peers.sink, 2).await;
     let (dest, Pdu::DeliveryInd(ind)) = &pushes[1] else {
         panic!("not a delivery report: {pushes:?}");
     };
@@ -151,7 +133,7 @@ async fn mm_crosses_mm4_to_relay_b_bob_is_notified_and_the_delivery_report_retur
         .await
         .unwrap();
     b.wake.notify_waiters();
-    let pushes = wait_pushes(&sink, 3).await;
+    let pushes = wait_pushes(&peers.sink, 3).await;
     let (dest, Pdu::ReadOrigInd(ind)) = &pushes[2] else {
         panic!("not a read report: {pushes:?}");
     };
@@ -170,8 +152,7 @@ async fn mm_crosses_mm4_to_relay_b_bob_is_notified_and_the_delivery_report_retur
 
 #[tokio::test]
 async fn unreachable_peer_is_retried_until_it_comes_back() {
-    let dns = empty_zone().await;
-    let sink = SmscSink::start().await.unwrap();
+    let Peers { dns, sink } = Peers::start().await;
     let reserved = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -199,10 +180,7 @@ async fn unreachable_peer_is_retried_until_it_comes_back() {
     let mut b = TestRelay::start("b.example", reserved, loopback()).await;
     b.start_workers(&dns, vec![peer("a.example", a.mm4_addr)], &sink)
         .await;
-    b.store
-        .put_subscriber("sip:bob@b.example", "4917612345678")
-        .await
-        .unwrap();
+    b.subscribe(BOB_AT_B).await;
     wait_state(
         &a.store,
         &mm,
@@ -218,23 +196,15 @@ async fn unreachable_peer_is_retried_until_it_comes_back() {
 
 #[tokio::test]
 async fn aiosmtpd_receives_the_forward_and_its_550_fails_the_recipient_with_a_report() {
-    if peer_missing(
-        "python3 module aiosmtpd",
-        runs("python3", &["-c", "import aiosmtpd"]),
-    ) {
+    if aiosmtpd_missing() {
         return;
     }
     let gone = "sip%3Agone%40b.example/TYPE=SIP@mms.b.example";
     let peer_sink = SmtpSink::start(&["--fail550", gone]).await;
-    let dns = empty_zone().await;
-    let sink = SmscSink::start().await.unwrap();
-    let mut a = TestRelay::start("a.example", any_port(), loopback()).await;
-    a.start_workers(&dns, vec![peer("b.example", peer_sink.addr)], &sink)
+    let peers = Peers::start().await;
+    let a = peers
+        .relay("a.example", &[("b.example", peer_sink.addr)], ALICE_AT_A)
         .await;
-    a.store
-        .put_subscriber("sip:alice@a.example", "441000000001")
-        .await
-        .unwrap();
     let (mm, _) = accept_mm1(
         &a.store,
         "sip:alice@a.example",
@@ -273,7 +243,7 @@ async fn aiosmtpd_receives_the_forward_and_its_550_fails_the_recipient_with_a_re
     assert_eq!(fwd.subject.unwrap().text(), "to aiosmtpd");
     assert_eq!(fwd.body.parts()[0].data.as_ref(), b"hello bob");
 
-    let pushes = wait_pushes(&sink, 1).await;
+    let pushes = wait_pushes(&peers.sink, 1).await;
     let (dest, Pdu::DeliveryInd(ind)) = &pushes[0] else {
         panic!("not a delivery report: {pushes:?}");
     };
@@ -306,22 +276,14 @@ fn forward_to_bob(message_id: &str) -> (mm4::Envelope, Vec<u8>) {
 
 #[tokio::test]
 async fn duplicate_forward_is_answered_twice_but_delivered_once() {
-    if peer_missing(
-        "python3 module aiosmtpd",
-        runs("python3", &["-c", "import aiosmtpd"]),
-    ) {
+    if aiosmtpd_missing() {
         return;
     }
     let res_sink = SmtpSink::start(&[]).await;
-    let dns = empty_zone().await;
-    let sink = SmscSink::start().await.unwrap();
-    let mut b = TestRelay::start("b.example", any_port(), loopback()).await;
-    b.start_workers(&dns, vec![peer("a.example", res_sink.addr)], &sink)
+    let peers = Peers::start().await;
+    let b = peers
+        .relay("b.example", &[("a.example", res_sink.addr)], BOB_AT_B)
         .await;
-    b.store
-        .put_subscriber("sip:bob@b.example", "4917612345678")
-        .await
-        .unwrap();
 
     let (env, bytes) = forward_to_bob("dup-1@mms.a.example");
     let client = SmtpClient::new(ClientConfig::new("mms.a.example"));
@@ -334,7 +296,7 @@ async fn duplicate_forward_is_answered_twice_but_delivered_once() {
         rcpt_to: env.rcpt_to,
     };
     client.send(&host, &env, &bytes).await.unwrap();
-    wait_pushes(&sink, 1).await;
+    wait_pushes(&peers.sink, 1).await;
     client.send(&host, &env, &bytes).await.unwrap();
 
     for n in 1..=2 {
@@ -348,7 +310,7 @@ async fn duplicate_forward_is_answered_twice_but_delivered_once() {
     // The second .RES was queued after the duplicate was recognised; any second delivery would
     // have been queued with it.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(pushes(&sink).len(), 1, "bob was notified once");
+    assert_eq!(pushes(&peers.sink).len(), 1, "bob was notified once");
     client.close_idle().await;
     b.stop().await;
 }
@@ -405,24 +367,14 @@ async fn swaks(port: u16, from: &str, to: &str, body: &str) {
 
 #[tokio::test]
 async fn swaks_hand_written_forward_is_delivered_and_a_malformed_one_answered_format_corrupt() {
-    if peer_missing("swaks", runs("swaks", &["--version"]))
-        || peer_missing(
-            "python3 module aiosmtpd",
-            runs("python3", &["-c", "import aiosmtpd"]),
-        )
-    {
+    if peer_missing("swaks", runs("swaks", &["--version"])) || aiosmtpd_missing() {
         return;
     }
     let res_sink = SmtpSink::start(&[]).await;
-    let dns = empty_zone().await;
-    let sink = SmscSink::start().await.unwrap();
-    let mut b = TestRelay::start("b.example", any_port(), loopback()).await;
-    b.start_workers(&dns, vec![peer("a.example", res_sink.addr)], &sink)
+    let peers = Peers::start().await;
+    let b = peers
+        .relay("b.example", &[("a.example", res_sink.addr)], BOB_AT_B)
         .await;
-    b.store
-        .put_subscriber("sip:bob@b.example", "4917612345678")
-        .await
-        .unwrap();
 
     let from = "sip%3Aalice%40a.example/TYPE=SIP@mms.a.example";
     let to = "sip%3Abob%40b.example/TYPE=SIP@mms.b.example";
@@ -435,7 +387,7 @@ async fn swaks_hand_written_forward_is_delivered_and_a_malformed_one_answered_fo
     );
     let good = format!("{head}Content-Type: text/plain; charset=utf-8\r\n\r\nhello from swaks\r\n");
     swaks(b.mm4_addr.port(), from, to, &good).await;
-    let pushes = wait_pushes(&sink, 1).await;
+    let pushes = wait_pushes(&peers.sink, 1).await;
     let (dest, Pdu::NotificationInd(ni)) = &pushes[0] else {
         panic!("not a notification: {pushes:?}");
     };
@@ -464,19 +416,15 @@ async fn swaks_hand_written_forward_is_delivered_and_a_malformed_one_answered_fo
 
 #[tokio::test]
 async fn forward_res_with_an_error_status_turns_into_a_failure_report_to_alice() {
-    let dns = empty_zone().await;
-    let sink = SmscSink::start().await.unwrap();
-    let mut a = TestRelay::start("a.example", any_port(), loopback()).await;
-    let mut b = TestRelay::start("b.example", any_port(), loopback()).await;
+    let peers = Peers::start().await;
     // A believes c.example is served by B; B serves only mms.b.example.
-    a.start_workers(&dns, vec![peer("c.example", b.mm4_addr)], &sink)
+    let (a, b) = peers
+        .pair(
+            TestRelay::loopback_mm4(),
+            TestRelay::loopback_mm4(),
+            "c.example",
+        )
         .await;
-    b.start_workers(&dns, vec![peer("a.example", a.mm4_addr)], &sink)
-        .await;
-    a.store
-        .put_subscriber("sip:alice@a.example", "441000000001")
-        .await
-        .unwrap();
     let (mm, _) = accept_mm1(
         &a.store,
         "sip:alice@a.example",
@@ -493,7 +441,7 @@ async fn forward_res_with_an_error_status_turns_into_a_failure_report_to_alice()
     )
     .await;
     // ... and B's MM4_forward.RES Error-sending-address-unresolved reaches alice as a report.
-    let pushes = wait_pushes(&sink, 1).await;
+    let pushes = wait_pushes(&peers.sink, 1).await;
     let (dest, Pdu::DeliveryInd(ind)) = &pushes[0] else {
         panic!("not a delivery report: {pushes:?}");
     };

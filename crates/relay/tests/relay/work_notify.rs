@@ -83,11 +83,20 @@ impl Workers {
     }
 }
 
+/// A fresh store with alice (MSISDN 4917600000001) in the subscriber table.
+async fn alice_store() -> (tempfile::TempDir, SqliteStore) {
+    let (dir, store) = store().await;
+    store
+        .put_subscriber("sip:alice@a.example", "4917600000001")
+        .await
+        .unwrap();
+    (dir, store)
+}
+
 #[tokio::test]
 async fn local_tel_recipient_gets_m_notification_ind_with_its_token_url_over_udh_sms() {
     let (_dir, store) = store().await;
-    let dns = empty_zone().await;
-    let sink = SmscSink::start().await.unwrap();
+    let Peers { dns, sink } = Peers::start().await;
     let workers = Workers::start(&store, &dns, &sink, None, PushMode::Udh).await;
     // A long subject makes the push take more than one SMS (concatenated UDH).
     let subject = "Grüße aus Berlin, ".repeat(8);
@@ -135,8 +144,7 @@ async fn local_tel_recipient_gets_m_notification_ind_with_its_token_url_over_udh
 #[tokio::test]
 async fn sip_recipient_msisdn_comes_from_the_hss_and_the_push_goes_in_sar_tlv_mode() {
     let (_dir, store) = store().await;
-    let dns = empty_zone().await;
-    let sink = SmscSink::start().await.unwrap();
+    let Peers { dns, sink } = Peers::start().await;
     let hss = TestHss::start("hss.a.example").await.unwrap();
     hss.add_subscriber("4915199999999", &["sip:carol@a.example"]);
     let sh = Arc::new(ShClient::start(ShConfig {
@@ -179,13 +187,8 @@ async fn sip_recipient_msisdn_comes_from_the_hss_and_the_push_goes_in_sar_tlv_mo
 
 #[tokio::test]
 async fn unknown_local_user_fails_and_the_sender_gets_m_delivery_ind_unreachable() {
-    let (_dir, store) = store().await;
-    store
-        .put_subscriber("sip:alice@a.example", "4917600000001")
-        .await
-        .unwrap();
-    let dns = empty_zone().await;
-    let sink = SmscSink::start().await.unwrap();
+    let (_dir, store) = alice_store().await;
+    let Peers { dns, sink } = Peers::start().await;
     let workers = Workers::start(&store, &dns, &sink, None, PushMode::Udh).await;
     let (mm, _) = accept_mm1(
         &store,
@@ -263,13 +266,8 @@ async fn dns_that_never_answers_is_retried_until_it_does_not_fail_the_recipient(
 
 #[tokio::test]
 async fn smsc_throttling_is_retried_and_a_permanent_refusal_fails_the_recipient() {
-    let (_dir, store) = store().await;
-    store
-        .put_subscriber("sip:alice@a.example", "4917600000001")
-        .await
-        .unwrap();
-    let dns = empty_zone().await;
-    let sink = SmscSink::start().await.unwrap();
+    let (_dir, store) = alice_store().await;
+    let Peers { dns, sink } = Peers::start().await;
     // Queue-full refusals for the first recipient: the SMPP client retries them itself up to
     // its attempt limit (5), then the outbox retries the item; a permanent refusal for the second.
     sink.script([Answer::Status(CommandStatus::MessageQueueFull); 6]);
@@ -308,11 +306,7 @@ async fn smsc_throttling_is_retried_and_a_permanent_refusal_fails_the_recipient(
 
 #[tokio::test]
 async fn expired_recipient_report_queued_by_the_store_reaches_the_sender_as_expired() {
-    let (_dir, store) = store().await;
-    store
-        .put_subscriber("sip:alice@a.example", "4917600000001")
-        .await
-        .unwrap();
+    let (_dir, store) = alice_store().await;
     // DNS never answers: the recipient stays Resolving until the MM expires.
     let dns = DnsZone::new(["example", "e164.arpa"])
         .never_answer()

@@ -344,6 +344,11 @@ impl TestRelay {
         }
     }
 
+    /// The `[mm4]` of a relay on any loopback port taking MM4 from loopback only.
+    pub fn loopback_mm4() -> Mm4Config {
+        Self::mm4_config(any_port(), loopback())
+    }
+
     /// As [`TestRelay::start`] with a whole `[mm4]` (e.g. with TLS).
     pub async fn start_with(sip_domain: &str, mm4: Mm4Config) -> Self {
         let (dir, store) = store().await;
@@ -433,12 +438,83 @@ impl TestRelay {
         );
     }
 
+    /// Puts `(IMPU, MSISDN)` into the subscriber table.
+    pub async fn subscribe(&self, (impu, msisdn): (&str, &str)) {
+        self.store.put_subscriber(impu, msisdn).await.unwrap();
+    }
+
     /// Stops every task of the relay.
     pub async fn stop(self) {
         self.cancel.cancel();
         for h in self.handles {
             let _ = tokio::time::timeout(LIMIT, h).await;
         }
+    }
+}
+
+/// Any free port on 127.0.0.1.
+pub fn any_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// The MM4 peer networks of the test relays: loopback.
+pub fn loopback() -> Vec<String> {
+    vec!["127.0.0.0/8".into()]
+}
+
+/// Alice, relay A's subscriber: IMPU and MSISDN.
+pub const ALICE_AT_A: (&str, &str) = ("sip:alice@a.example", "441000000001");
+/// Bob, relay B's subscriber: IMPU and MSISDN.
+pub const BOB_AT_B: (&str, &str) = ("sip:bob@b.example", "4917612345678");
+
+/// What every relay of these tests meets: an empty DNS zone and one SMSC sink.
+pub struct Peers {
+    pub dns: DnsServer,
+    pub sink: SmscSink,
+}
+
+impl Peers {
+    /// Starts both on 127.0.0.1.
+    pub async fn start() -> Self {
+        Self {
+            dns: empty_zone().await,
+            sink: SmscSink::start().await.unwrap(),
+        }
+    }
+
+    /// A relay serving `sip_domain` on any loopback port (MM4 from loopback only) with all its
+    /// workers, sending each `(domain, MM4 address)` of `routes` there, `subscriber` (IMPU,
+    /// MSISDN) in its table.
+    pub async fn relay(
+        &self,
+        sip_domain: &str,
+        routes: &[(&str, SocketAddr)],
+        subscriber: (&str, &str),
+    ) -> TestRelay {
+        let mut relay = TestRelay::start(sip_domain, any_port(), loopback()).await;
+        let peers = routes.iter().map(|(d, addr)| peer(d, *addr)).collect();
+        relay.start_workers(&self.dns, peers, &self.sink).await;
+        relay.subscribe(subscriber).await;
+        relay
+    }
+
+    /// Relay A (a.example, alice) and relay B (b.example, bob) with `[mm4]` `a_mm4` and `b_mm4`
+    /// and all their workers: A sends `a_sends` (a domain) to B, B sends a.example to A.
+    pub async fn pair(
+        &self,
+        a_mm4: Mm4Config,
+        b_mm4: Mm4Config,
+        a_sends: &str,
+    ) -> (TestRelay, TestRelay) {
+        let mut a = TestRelay::start_with("a.example", a_mm4).await;
+        let mut b = TestRelay::start_with("b.example", b_mm4).await;
+        a.start_workers(&self.dns, vec![peer(a_sends, b.mm4_addr)], &self.sink)
+            .await;
+        b.start_workers(&self.dns, vec![peer("a.example", a.mm4_addr)], &self.sink)
+            .await;
+        a.subscribe(ALICE_AT_A).await;
+        b.subscribe(BOB_AT_B).await;
+        (a, b)
     }
 }
 
@@ -470,6 +546,14 @@ pub fn peer_missing(what: &str, present: bool) -> bool {
     );
     eprintln!("notice: {what} not installed; skipping");
     true
+}
+
+/// True when aiosmtpd is missing and the test should return (see [`peer_missing`]).
+pub fn aiosmtpd_missing() -> bool {
+    peer_missing(
+        "python3 module aiosmtpd",
+        runs("python3", &["-c", "import aiosmtpd"]),
+    )
 }
 
 /// Whether `program args` runs.
