@@ -3,8 +3,6 @@
 //! against our server. Every wait is bounded; every child process is killed on drop.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,6 +11,7 @@ use mm4_smtp::{
     ClientConfig, DeliveryHandler, EnhancedCode, Envelope, Host, OutboundEnvelope, Reject,
     SendError, ServerConfig, SmtpClient, SmtpServer, Stage,
 };
+use test_peers::external::{SmtpSink, aiosmtpd_missing, peer_missing, runs};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -723,84 +722,19 @@ async fn starttls_discards_commands_pipelined_before_the_handshake_rfc3207_s4_2(
 
 // ---- aiosmtpd (PyPI) as the receiving MM4 peer ----
 
-fn peers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers")
-}
-
-fn peer_missing(what: &str) -> bool {
-    assert!(
-        std::env::var_os("MMSRELAY_REQUIRE_PEERS").is_none(),
-        "{what} missing but MMSRELAY_REQUIRE_PEERS is set"
-    );
-    eprintln!("notice: {what} not installed; skipping");
-    true
-}
-
-fn aiosmtpd_present() -> bool {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    ok || !peer_missing("python3 module aiosmtpd")
-}
-
-/// The sink process, killed on drop.
-struct Sink {
-    child: tokio::process::Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-async fn start_sink(args: &[&str]) -> Sink {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new("python3")
-        .arg(peers_dir().join("smtp_sink.py"))
-        .arg(dir.path())
-        .args(args)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    tokio::time::timeout(LIMIT, out.read_line(&mut line))
-        .await
-        .expect("sink started")
-        .unwrap();
-    let port = line.trim().parse().expect("sink prints its port");
-    Sink { child, port, dir }
-}
-
-async fn stored(dir: &Path, n: usize) -> (Vec<u8>, serde_json::Value) {
-    let eml = dir.join(format!("msg-{n}.eml"));
-    for _ in 0..200 {
-        if eml.exists() {
-            let json = std::fs::read(dir.join(format!("msg-{n}.json"))).unwrap();
-            return (
-                std::fs::read(&eml).unwrap(),
-                serde_json::from_slice(&json).unwrap(),
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("sink stored no message {n}");
+/// The `n`th message the sink kept and its envelope.
+async fn stored(sink: &SmtpSink, n: usize) -> (Vec<u8>, serde_json::Value) {
+    let (eml, meta) = sink.message(n).await;
+    (eml, serde_json::from_slice(&meta).unwrap())
 }
 
 #[tokio::test]
 async fn aiosmtpd_receives_our_message_byte_for_byte() {
-    if !aiosmtpd_present() {
+    if aiosmtpd_missing() {
         return;
     }
-    let sink = start_sink(&[]).await;
-    let addr: SocketAddr = format!("127.0.0.1:{}", sink.port).parse().unwrap();
+    let sink = SmtpSink::start(&[]).await;
+    let addr = sink.addr;
     let client = SmtpClient::new(ClientConfig::new("mms.a.example"));
     let env = envelope(&["+4917600000002/TYPE=PLMN@mms.b.example"]);
     let msg = message("to aiosmtpd", 30 * 1024);
@@ -809,11 +743,11 @@ async fn aiosmtpd_receives_our_message_byte_for_byte() {
         .send(&[host(addr)], &env, &message("second", 100))
         .await
         .unwrap();
-    let (eml, meta) = stored(sink.dir.path(), 1).await;
+    let (eml, meta) = stored(&sink, 1).await;
     assert_eq!(eml, msg);
     assert_eq!(meta["mail_from"], env.mail_from);
     assert_eq!(meta["rcpt_tos"], serde_json::json!(env.rcpt_to));
-    let (_, meta2) = stored(sink.dir.path(), 2).await;
+    let (_, meta2) = stored(&sink, 2).await;
     assert_eq!(
         meta2["peer"], meta["peer"],
         "second message reused the connection"
@@ -833,17 +767,17 @@ async fn aiosmtpd_receives_our_message_byte_for_byte() {
 
 #[tokio::test]
 async fn aiosmtpd_451_and_550_recipients_are_reported_per_recipient() {
-    if !aiosmtpd_present() {
+    if aiosmtpd_missing() {
         return;
     }
-    let sink = start_sink(&[
+    let sink = SmtpSink::start(&[
         "--fail451",
         "later@b.example",
         "--fail550",
         "gone@b.example",
     ])
     .await;
-    let addr: SocketAddr = format!("127.0.0.1:{}", sink.port).parse().unwrap();
+    let addr = sink.addr;
     let client = SmtpClient::new(ClientConfig::new("a"));
     let out = client
         .send(
@@ -866,7 +800,7 @@ async fn aiosmtpd_451_and_550_recipients_are_reported_per_recipient() {
             ("gone@b.example", 550, false)
         ]
     );
-    let (_, meta) = stored(sink.dir.path(), 1).await;
+    let (_, meta) = stored(&sink, 1).await;
     assert_eq!(meta["rcpt_tos"], serde_json::json!(["ok@b.example"]));
 
     let err = client
@@ -886,13 +820,7 @@ async fn aiosmtpd_451_and_550_recipients_are_reported_per_recipient() {
 
 #[tokio::test]
 async fn swaks_delivers_a_hand_written_mm4_message_to_our_server() {
-    let present = std::process::Command::new("swaks")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !present && peer_missing("swaks") {
+    if peer_missing("swaks", runs("swaks", &["--version"])) {
         return;
     }
     let srv = start(loopback_config()).await;

@@ -2,7 +2,6 @@
 //! (RFC 2866 §2–§4), driven by our own client and by FreeRADIUS `radclient`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use radius::server::{
     AccountingHandler, AccountingListener, Client, HandlerError, ListenerConfig, Stats,
 };
 use radius::{AccountingEvent, Attribute, Code, Packet, attr, verify_response};
+use test_peers::external::{radclient_acct, radclient_missing};
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 
@@ -208,58 +208,9 @@ async fn unknown_client_and_bad_authenticator_are_dropped_and_counted_rfc2865_s3
 
 // ---- radclient (FreeRADIUS) as an independent accounting client ----
 
-fn radclient_present() -> bool {
-    let found = std::path::Path::new("/usr/bin/radclient").exists()
-        || std::process::Command::new("radclient")
-            .arg("-v")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("MMSRELAY_REQUIRE_PEERS").is_none(),
-            "radclient missing but MMSRELAY_REQUIRE_PEERS is set"
-        );
-        eprintln!("notice: radclient (freeradius-utils) not installed; skipping");
-    }
-    found
-}
-
-/// Runs radclient once (`-r 1 -t 2`: one try, 2 s), killed on drop; true when it got an answer.
-async fn radclient(addr: SocketAddr, secret: &str, attributes: &str) -> bool {
-    let mut child = tokio::process::Command::new("radclient")
-        .args([
-            "-x",
-            "-r",
-            "1",
-            "-t",
-            "2",
-            &addr.to_string(),
-            "acct",
-            secret,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn radclient");
-    use tokio::io::AsyncWriteExt;
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(attributes.as_bytes()).await.unwrap();
-    drop(stdin);
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .expect("radclient finished")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    out.status.success() && stdout.contains("Accounting-Response")
-}
-
 #[tokio::test]
 async fn radclient_start_interim_stop_are_applied_and_answered_rfc2866_s5_1() {
-    if !radclient_present() {
+    if radclient_missing() {
         return;
     }
     let srv = start(vec![loopback("testing123")], Recorder::default()).await;
@@ -267,7 +218,7 @@ async fn radclient_start_interim_stop_are_applied_and_answered_rfc2866_s5_1() {
     for status in ["Start", "Interim-Update", "Stop"] {
         let attrs = format!("Acct-Status-Type = {status}\n{common}");
         assert!(
-            radclient(srv.addr, "testing123", &attrs).await,
+            radclient_acct(srv.addr, "testing123", &attrs).await,
             "radclient got no answer for {status}"
         );
     }
@@ -289,13 +240,13 @@ async fn radclient_start_interim_stop_are_applied_and_answered_rfc2866_s5_1() {
 
 #[tokio::test]
 async fn radclient_with_wrong_secret_gets_no_answer_and_is_counted_rfc2866_s3() {
-    if !radclient_present() {
+    if radclient_missing() {
         return;
     }
     let srv = start(vec![loopback("testing123")], Recorder::default()).await;
     let attrs =
         "Acct-Status-Type = Start\nFramed-IP-Address = 10.0.0.1\nCalling-Station-Id = \"4917\"\n";
-    assert!(!radclient(srv.addr, "not-the-secret", attrs).await);
+    assert!(!radclient_acct(srv.addr, "not-the-secret", attrs).await);
     assert_eq!(srv.stats.snapshot().bad_authenticator, 1);
     assert!(srv.handler.events.lock().unwrap().is_empty());
 }

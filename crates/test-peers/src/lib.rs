@@ -1,4 +1,5 @@
-//! Peers used only by tests and the demo: an authoritative DNS zone, an HSS answering Sh, an SMSC sink.
+//! Peers used only by tests and the demo: an authoritative DNS zone, an HSS answering Sh, an SMSC sink,
+//! and the external peer programs the tests run (aiosmtpd, radclient).
 //!
 //! Each peer sits behind its own feature so a crate's tests build only the peer they meet.
 #![forbid(unsafe_code)]
@@ -7,6 +8,8 @@ pub mod hostile;
 
 #[cfg(feature = "dns")]
 pub mod dns;
+#[cfg(feature = "external")]
+pub mod external;
 #[cfg(feature = "hss")]
 pub mod hss;
 #[cfg(feature = "smsc")]

@@ -1,11 +1,9 @@
 //! Network-asserted identity on MM1 (DESIGN.md §6): spoofing attempts refused, WAP gateway
 //! enrichment, and RADIUS accounting bindings driven by FreeRADIUS `radclient`.
 
-use std::net::SocketAddr;
-use std::process::Stdio;
-
 use mms_pdu::{EncodedString, FromAddress, Pdu, ResponseStatus, RetrieveStatus};
 use mms_store::{OutboxKind, Store};
+use test_peers::external::{radclient_acct, radclient_missing};
 
 use crate::mm1_support::{
     GATEWAY, PROXY, RADIUS_SECRET, Relay, STRANGER, WAIT, mm_of, send_req, test_config,
@@ -171,48 +169,6 @@ async fn gateway_msisdn_identities_come_from_the_hss_over_sh_ts_29_328() {
 
 // ---- RADIUS accounting by FreeRADIUS radclient, then MM1 from the bound address ----
 
-fn radclient_present() -> bool {
-    let found = std::path::Path::new("/usr/bin/radclient").exists();
-    if !found {
-        assert!(
-            std::env::var_os("MMSRELAY_REQUIRE_PEERS").is_none(),
-            "radclient missing but MMSRELAY_REQUIRE_PEERS is set"
-        );
-        eprintln!("notice: radclient (freeradius-utils) not installed; skipping");
-    }
-    found
-}
-
-/// Runs radclient once (`-r 1 -t 2`), killed on drop; true when it got an Accounting-Response.
-async fn radclient(addr: SocketAddr, secret: &str, attributes: &str) -> bool {
-    use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new("/usr/bin/radclient")
-        .args([
-            "-x",
-            "-r",
-            "1",
-            "-t",
-            "2",
-            &addr.to_string(),
-            "acct",
-            secret,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn radclient");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(attributes.as_bytes()).await.unwrap();
-    drop(stdin);
-    let out = tokio::time::timeout(WAIT, child.wait_with_output())
-        .await
-        .expect("radclient finished in time")
-        .unwrap();
-    out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Accounting-Response")
-}
-
 fn acct(status: &str, ip: &str, msisdn: &str, session: &str) -> String {
     format!(
         "Acct-Status-Type = {status}\nFramed-IP-Address = {ip}\nCalling-Station-Id = \"{msisdn}\"\nAcct-Session-Id = \"{session}\"\n"
@@ -221,7 +177,7 @@ fn acct(status: &str, ip: &str, msisdn: &str, session: &str) -> String {
 
 #[tokio::test]
 async fn radclient_binding_authenticates_mm1_from_bound_ip_until_stop_rfc2866() {
-    if !radclient_present() {
+    if radclient_missing() {
         return;
     }
     let relay = Relay::start(test_config()).await;
@@ -233,7 +189,7 @@ async fn radclient_binding_authenticates_mm1_from_bound_ip_until_stop_rfc2866() 
         .unwrap();
 
     assert!(
-        radclient(
+        radclient_acct(
             radius,
             RADIUS_SECRET,
             &acct("Start", "127.0.0.3", "+447000000001", "s1")
@@ -263,7 +219,7 @@ async fn radclient_binding_authenticates_mm1_from_bound_ip_until_stop_rfc2866() 
 
     // A forged authenticator (wrong secret) binds nothing and gets no answer.
     assert!(
-        !radclient(
+        !radclient_acct(
             radius,
             "not-the-secret",
             &acct("Start", "127.0.0.5", "447000000009", "s9")
@@ -299,7 +255,7 @@ async fn radclient_binding_authenticates_mm1_from_bound_ip_until_stop_rfc2866() 
 
     // Stop ends the binding.
     assert!(
-        radclient(
+        radclient_acct(
             radius,
             RADIUS_SECRET,
             &acct("Stop", "127.0.0.3", "+447000000001", "s1")
@@ -324,7 +280,7 @@ async fn radclient_binding_authenticates_mm1_from_bound_ip_until_stop_rfc2866() 
 
 #[tokio::test]
 async fn radclient_accounting_on_clears_that_nas_bindings_so_its_old_ips_send_as_nobody_rfc2866() {
-    if !radclient_present() {
+    if radclient_missing() {
         return;
     }
     let relay = Relay::start(test_config()).await;
@@ -342,7 +298,7 @@ async fn radclient_accounting_on_clears_that_nas_bindings_so_its_old_ips_send_as
         ("192.0.2.10", "127.0.0.6", "447000000002", "c1"),
     ] {
         assert!(
-            radclient(
+            radclient_acct(
                 radius,
                 RADIUS_SECRET,
                 &via(nas, acct("Start", ip, msisdn, session))
@@ -358,7 +314,7 @@ async fn radclient_accounting_on_clears_that_nas_bindings_so_its_old_ips_send_as
 
     // NAS 192.0.2.9 reboots (Accounting-On): whoever gets 127.0.0.3 next is not alice.
     assert!(
-        radclient(
+        radclient_acct(
             radius,
             RADIUS_SECRET,
             "Acct-Status-Type = Accounting-On\nNAS-IP-Address = 192.0.2.9\n"
@@ -373,7 +329,7 @@ async fn radclient_accounting_on_clears_that_nas_bindings_so_its_old_ips_send_as
     // The other NAS's subscriber is untouched until that NAS goes down (Accounting-Off).
     assert_eq!(send_from("127.0.0.6").await, ResponseStatus::OK);
     assert!(
-        radclient(
+        radclient_acct(
             radius,
             RADIUS_SECRET,
             "Acct-Status-Type = Accounting-Off\nNAS-IP-Address = 192.0.2.10\n"

@@ -3,8 +3,6 @@
 //! what the SMSC sink received.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +23,6 @@ use relay::notifier::{NotifierConfig, PushMode, SmscConfig};
 use relay::routing::{QueueTuning, RoutingConfig};
 use test_peers::dns::{DnsServer, DnsZone};
 use test_peers::smsc::{Answer, SmscSink};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -529,104 +526,12 @@ pub fn peer(domain: &str, addr: SocketAddr) -> PeerConfig {
 
 // ---- external peers ----
 
-/// tests/peers of the repository.
-pub fn peers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers")
-}
-
-/// True when a peer program is missing and the test should return (fails instead when
-/// MMSRELAY_REQUIRE_PEERS is set).
-pub fn peer_missing(what: &str, present: bool) -> bool {
-    if present {
-        return false;
-    }
-    assert!(
-        std::env::var_os("MMSRELAY_REQUIRE_PEERS").is_none(),
-        "{what} missing but MMSRELAY_REQUIRE_PEERS is set"
-    );
-    eprintln!("notice: {what} not installed; skipping");
-    true
-}
-
-/// True when aiosmtpd is missing and the test should return (see [`peer_missing`]).
-pub fn aiosmtpd_missing() -> bool {
-    peer_missing(
-        "python3 module aiosmtpd",
-        runs("python3", &["-c", "import aiosmtpd"]),
-    )
-}
-
-/// Whether `program args` runs.
-pub fn runs(program: &str, args: &[&str]) -> bool {
-    std::process::Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// tests/peers/smtp_sink.py (aiosmtpd), killed on drop.
-pub struct SmtpSink {
-    child: tokio::process::Child,
-    pub addr: SocketAddr,
-    pub dir: tempfile::TempDir,
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-impl SmtpSink {
-    /// Starts the sink with extra arguments (`--fail550 ADDR` ...).
-    pub async fn start(args: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = tokio::process::Command::new("python3")
-            .arg(peers_dir().join("smtp_sink.py"))
-            .arg(dir.path())
-            .args(args)
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        tokio::time::timeout(LIMIT, out.read_line(&mut line))
-            .await
-            .expect("sink started")
-            .unwrap();
-        let port: u16 = line.trim().parse().expect("sink prints its port");
-        Self {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            dir,
-        }
-    }
-
-    /// Waits for the `n`th stored message (1-based): its bytes and envelope JSON.
-    pub async fn message(&self, n: usize) -> (Vec<u8>, serde_json::Value) {
-        let eml = self.dir.path().join(format!("msg-{n}.eml"));
-        let deadline = tokio::time::Instant::now() + LIMIT;
-        while !eml.exists() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "sink stored no message {n}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        let json = std::fs::read(self.dir.path().join(format!("msg-{n}.json"))).unwrap();
-        (
-            std::fs::read(&eml).unwrap(),
-            serde_json::from_slice(&json).unwrap(),
-        )
-    }
-}
+pub use test_peers::external::{SmtpSink, aiosmtpd_missing, peer_missing, runs};
 
 /// Reads the MM4 message aiosmtpd stored as its `n`th.
 pub async fn mm4_at(sink: &SmtpSink, n: usize) -> mm4::Mm4Message {
     let (eml, meta) = sink.message(n).await;
+    let meta: serde_json::Value = serde_json::from_slice(&meta).unwrap();
     let envelope = mm4::Envelope {
         mail_from: meta["mail_from"].as_str().unwrap().to_owned(),
         rcpt_to: meta["rcpt_tos"]
