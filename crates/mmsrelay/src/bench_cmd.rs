@@ -154,23 +154,11 @@ pub fn run(args: Args) -> ExitCode {
         }
         (None, None) => Limit::Duration(Duration::from_secs(10)),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime("bench", crate::Threads::Multi) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("mmsrelay bench: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    let dir = std::env::temp_dir().join(format!(
-        "mmsrelay-bench-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis())
-    ));
+    let dir = crate::temp_dir("bench");
     let code = runtime.block_on(async {
         // Dropping `bench` on a signal drops the chain: the relays are killed and reaped.
         tokio::select! {

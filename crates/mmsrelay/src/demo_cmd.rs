@@ -61,23 +61,11 @@ pub fn run(args: Args) -> ExitCode {
             .with_writer(std::io::stderr)
             .try_init();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime("demo", crate::Threads::Multi) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("mmsrelay demo: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    let dir = std::env::temp_dir().join(format!(
-        "mmsrelay-demo-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis())
-    ));
+    let dir = crate::temp_dir("demo");
     let started = Instant::now();
     let code = runtime.block_on(async {
         let world = match World::start(&dir).await {

@@ -48,6 +48,38 @@ enum Command {
     Bench(bench_cmd::Args),
 }
 
+/// Whether a subcommand's runtime has worker threads or runs on the calling one.
+#[derive(Clone, Copy)]
+enum Threads {
+    Multi,
+    One,
+}
+
+/// The tokio runtime of subcommand `name`; exit code 2 (with the reason on stderr) when it
+/// cannot start.
+fn runtime(name: &str, threads: Threads) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let mut builder = match threads {
+        Threads::Multi => tokio::runtime::Builder::new_multi_thread(),
+        Threads::One => tokio::runtime::Builder::new_current_thread(),
+    };
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("mmsrelay {name}: cannot start the async runtime: {e}");
+        ExitCode::from(2)
+    })
+}
+
+/// A fresh directory path under the system's temporary directory for subcommand `name`
+/// (`mmsrelay-<name>-<pid>-<millis>`; not created).
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "mmsrelay-{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+    ))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {

@@ -62,15 +62,9 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime("send", crate::Threads::One) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("mmsrelay send: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(post(&args, Pdu::SendReq(req).encode())) {
         Ok(conf) => {

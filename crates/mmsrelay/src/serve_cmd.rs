@@ -78,15 +78,9 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime("serve", crate::Threads::Multi) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("mmsrelay serve: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let relay = match Relay::start(config).await {

@@ -73,15 +73,9 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime("subscriber", crate::Threads::One) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("mmsrelay subscriber: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(act(&config.relay.store, args.action)) {
         Ok(code) => code,
