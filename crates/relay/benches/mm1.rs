@@ -16,6 +16,9 @@ use mms_store::AnyStore;
 use relay::config::{Cidr, RelayConfig};
 use relay::mm1::{self, Mm1State};
 
+#[path = "support/args.rs"]
+mod args;
+
 struct Options {
     seconds: u64,
     connections: usize,
@@ -23,27 +26,11 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut o = Options {
-        seconds: 5,
-        connections: 64,
-        sizes: vec![1024, 30 * 1024],
-    };
-    let args: Vec<String> = std::env::args().collect();
-    let mut i = 1;
-    while i < args.len() {
-        let value = args.get(i + 1).cloned().unwrap_or_default();
-        match args[i].as_str() {
-            "--seconds" => o.seconds = value.parse().unwrap_or(o.seconds),
-            "--connections" => o.connections = value.parse().unwrap_or(o.connections),
-            "--sizes" => o.sizes = value.split(',').filter_map(|s| s.parse().ok()).collect(),
-            _ => {
-                i += 1;
-                continue;
-            }
-        }
-        i += 2;
+    Options {
+        seconds: args::arg("--seconds", 5),
+        connections: args::arg("--connections", 64),
+        sizes: args::sizes(),
     }
-    o
 }
 
 /// An m-send-req of about `size` octets (insert-address From, one SIP recipient, one part).

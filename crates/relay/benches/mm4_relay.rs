@@ -35,6 +35,9 @@ use sqlx::Row;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+#[path = "support/args.rs"]
+mod args;
+
 struct Options {
     count: usize,
     concurrency: usize,
@@ -42,27 +45,11 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut o = Options {
-        count: 3000,
-        concurrency: 32,
-        sizes: vec![1024, 30 * 1024],
-    };
-    let args: Vec<String> = std::env::args().collect();
-    let mut i = 1;
-    while i < args.len() {
-        let value = args.get(i + 1).cloned().unwrap_or_default();
-        match args[i].as_str() {
-            "--count" => o.count = value.parse().unwrap_or(o.count),
-            "--concurrency" => o.concurrency = value.parse().unwrap_or(o.concurrency),
-            "--sizes" => o.sizes = value.split(',').filter_map(|s| s.parse().ok()).collect(),
-            _ => {
-                i += 1;
-                continue;
-            }
-        }
-        i += 2;
+    Options {
+        count: args::arg("--count", 3000),
+        concurrency: args::arg("--concurrency", 32),
+        sizes: args::sizes(),
     }
-    o
 }
 
 fn send_req(size: usize) -> SendReq {
