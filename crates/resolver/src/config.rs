@@ -66,6 +66,19 @@ impl ResolverConfig {
         Ok(toml::from_str(text)?)
     }
 
+    /// The name servers as logged and reported: `ip:port` joined by commas, or `system` when
+    /// none are configured (the system's resolv.conf is used).
+    pub fn nameservers_text(&self) -> String {
+        if self.nameservers.is_empty() {
+            return "system".to_owned();
+        }
+        self.nameservers
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// The per-question deadline.
     pub fn lookup_timeout(&self) -> Duration {
         Duration::from_millis(self.lookup_timeout_ms.max(1))
@@ -136,6 +149,17 @@ impl Default for CacheConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nameservers_are_reported_as_configured_or_as_system() {
+        let mut c = ResolverConfig::default();
+        assert_eq!(c.nameservers_text(), "system");
+        c.nameservers = vec![
+            "127.0.0.1:53".parse().unwrap(),
+            "[::1]:5353".parse().unwrap(),
+        ];
+        assert_eq!(c.nameservers_text(), "127.0.0.1:53,[::1]:5353");
+    }
 
     #[test]
     fn empty_toml_gives_defaults() {

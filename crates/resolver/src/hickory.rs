@@ -66,16 +66,7 @@ impl HickoryLookup {
         let resolver = builder
             .build()
             .map_err(|e| LookupSetupError::Build(e.to_string()))?;
-        let servers = if config.nameservers.is_empty() {
-            "system".to_owned()
-        } else {
-            config
-                .nameservers
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let servers = config.nameservers_text();
         Ok(Self {
             resolver,
             servers: Arc::from(servers),

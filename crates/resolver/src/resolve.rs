@@ -164,16 +164,7 @@ fn host_matches(domain: &str, key: &str) -> bool {
 impl<L: DnsLookup> Resolver<L> {
     /// A resolver with `config` over `lookup`.
     pub fn new(config: ResolverConfig, lookup: L) -> Self {
-        let servers = if config.nameservers.is_empty() {
-            "system".to_owned()
-        } else {
-            config
-                .nameservers
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let servers = config.nameservers_text();
         Self {
             config: Arc::new(config),
             lookup,
