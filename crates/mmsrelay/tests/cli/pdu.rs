@@ -25,6 +25,17 @@ fn json_of(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("decode prints JSON")
 }
 
+/// `mmsrelay pdu encode JSON -o OUT`.
+fn encode(json: &Path, out: &Path) -> Output {
+    mmsrelay(&[
+        "pdu",
+        "encode",
+        json.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ])
+}
+
 #[test]
 fn pdu_decode_prints_mms_header_names_and_parts() {
     let file = vector("ofono-mmsd/sr-mms-related-multi-to.mms");
@@ -82,13 +93,7 @@ fn pdu_decode_encode_decode_keeps_the_meaning() {
         let json_path = dir.path().join("pdu.json");
         std::fs::write(&json_path, &first.stdout).unwrap();
         let out_path = dir.path().join("pdu.mms");
-        let enc = mmsrelay(&[
-            "pdu",
-            "encode",
-            json_path.to_str().unwrap(),
-            "-o",
-            out_path.to_str().unwrap(),
-        ]);
+        let enc = encode(&json_path, &out_path);
         assert!(
             enc.status.success(),
             "{rel}: {}",
@@ -115,13 +120,7 @@ fn pdu_encode_takes_body_file_and_reports_missing_mandatory_header() {
     let json_path = dir.path().join("req.json");
     std::fs::write(&json_path, json).unwrap();
     let out_path = dir.path().join("req.mms");
-    let enc = mmsrelay(&[
-        "pdu",
-        "encode",
-        json_path.to_str().unwrap(),
-        "-o",
-        out_path.to_str().unwrap(),
-    ]);
+    let enc = encode(&json_path, &out_path);
     assert!(
         enc.status.success(),
         "{}",
@@ -143,13 +142,7 @@ fn pdu_encode_takes_body_file_and_reports_missing_mandatory_header() {
         r#"{"message_type": "m-notifyresp-ind", "headers": {"X-Mms-Transaction-Id": "t"}}"#,
     )
     .unwrap();
-    let bad = mmsrelay(&[
-        "pdu",
-        "encode",
-        json_path.to_str().unwrap(),
-        "-o",
-        out_path.to_str().unwrap(),
-    ]);
+    let bad = encode(&json_path, &out_path);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("X-Mms-MMS-Version"));
 }

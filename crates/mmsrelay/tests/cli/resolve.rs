@@ -47,12 +47,12 @@ fn json(stdout: &str) -> Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tel_uri_resolves_over_enum_mailto_and_mx_to_peer_ip_port() {
+/// `mmsrelay resolve ADDRESS --json` against [`zone`] (ENUM under e164.arpa); it must succeed.
+async fn resolved_json(address: &str) -> Value {
     let dns = zone().await;
     let ns = dns.addr().to_string();
     let (code, out) = resolve(&[
-        "tel:+4917612345678",
+        address,
         "--nameserver",
         &ns,
         "--enum-suffix",
@@ -61,7 +61,12 @@ async fn tel_uri_resolves_over_enum_mailto_and_mx_to_peer_ip_port() {
     ])
     .await;
     assert_eq!(code, 0, "{out}");
-    let v = json(&out);
+    json(&out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tel_uri_resolves_over_enum_mailto_and_mx_to_peer_ip_port() {
+    let v = resolved_json("tel:+4917612345678").await;
     assert_eq!(v["normalized"], "tel:+4917612345678");
     assert_eq!(v["route"]["kind"], "peer");
     assert_eq!(v["route"]["mmse_domain"], "mms.mnc002.mcc262.gprs");
@@ -71,19 +76,7 @@ async fn tel_uri_resolves_over_enum_mailto_and_mx_to_peer_ip_port() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sip_uri_resolves_over_mmse_pattern_and_mx_to_peer_ip_port() {
-    let dns = zone().await;
-    let ns = dns.addr().to_string();
-    let (code, out) = resolve(&[
-        "sip:bob@b.example",
-        "--nameserver",
-        &ns,
-        "--enum-suffix",
-        "e164.arpa",
-        "--json",
-    ])
-    .await;
-    assert_eq!(code, 0, "{out}");
-    let v = json(&out);
+    let v = resolved_json("sip:bob@b.example").await;
     assert_eq!(v["route"]["mmse_domain"], "mms.b.example");
     assert_eq!(v["route"]["hosts"], serde_json::json!(["127.0.0.3:25"]));
 }

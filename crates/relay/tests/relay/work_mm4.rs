@@ -23,13 +23,7 @@ fn token_of(content_location: &str) -> RetrievalToken {
 #[tokio::test]
 async fn mm_crosses_mm4_to_relay_b_bob_is_notified_and_the_delivery_report_returns_to_alice() {
     let peers = Peers::start().await;
-    let (a, b) = peers
-        .pair(
-            TestRelay::loopback_mm4(),
-            TestRelay::loopback_mm4(),
-            "b.example",
-        )
-        .await;
+    let (a, b) = peers.loopback_pair("b.example").await;
 
     let (mm, _) = accept_mm1(
         &a.store,
@@ -418,13 +412,7 @@ async fn swaks_hand_written_forward_is_delivered_and_a_malformed_one_answered_fo
 async fn forward_res_with_an_error_status_turns_into_a_failure_report_to_alice() {
     let peers = Peers::start().await;
     // A believes c.example is served by B; B serves only mms.b.example.
-    let (a, b) = peers
-        .pair(
-            TestRelay::loopback_mm4(),
-            TestRelay::loopback_mm4(),
-            "c.example",
-        )
-        .await;
+    let (a, b) = peers.loopback_pair("c.example").await;
     let (mm, _) = accept_mm1(
         &a.store,
         "sip:alice@a.example",

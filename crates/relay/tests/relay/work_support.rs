@@ -495,6 +495,16 @@ impl Peers {
         relay
     }
 
+    /// [`Peers::pair`] with both relays on any loopback port, taking MM4 from loopback only.
+    pub async fn loopback_pair(&self, a_sends: &str) -> (TestRelay, TestRelay) {
+        self.pair(
+            TestRelay::loopback_mm4(),
+            TestRelay::loopback_mm4(),
+            a_sends,
+        )
+        .await
+    }
+
     /// Relay A (a.example, alice) and relay B (b.example, bob) with `[mm4]` `a_mm4` and `b_mm4`
     /// and all their workers: A sends `a_sends` (a domain) to B, B sends a.example to A.
     pub async fn pair(
