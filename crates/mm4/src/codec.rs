@@ -251,6 +251,28 @@ struct ReportView<'a> {
     extra: &'a [(String, String)],
 }
 
+/// The [`ReportView`] of a `DeliveryReportReq` or a `ReadReplyReportReq` (same field names).
+macro_rules! report_view {
+    ($m:expr) => {
+        ReportView {
+            version: &$m.version,
+            transaction_id: &$m.transaction_id,
+            message_id: &$m.message_id,
+            rfc5322_message_id: &$m.rfc5322_message_id,
+            from: &$m.from,
+            to: &$m.to,
+            sender: &$m.sender,
+            date: $m.date,
+            ack_request: $m.ack_request,
+            status_text: &$m.status_text,
+            applic_id: &$m.applic_id,
+            reply_applic_id: &$m.reply_applic_id,
+            aux_applic_info: &$m.aux_applic_info,
+            extra: &$m.extra,
+        }
+    };
+}
+
 fn encode_report(
     message_type: &str,
     kind: &str,
@@ -303,43 +325,13 @@ pub fn encode(msg: &Mm4Message) -> (Envelope, Vec<u8>) {
         Mm4Message::DeliveryReportReq(m) => encode_report(
             "MM4_delivery_report.REQ",
             "dr",
-            ReportView {
-                version: &m.version,
-                transaction_id: &m.transaction_id,
-                message_id: &m.message_id,
-                rfc5322_message_id: &m.rfc5322_message_id,
-                from: &m.from,
-                to: &m.to,
-                sender: &m.sender,
-                date: m.date,
-                ack_request: m.ack_request,
-                status_text: &m.status_text,
-                applic_id: &m.applic_id,
-                reply_applic_id: &m.reply_applic_id,
-                aux_applic_info: &m.aux_applic_info,
-                extra: &m.extra,
-            },
+            report_view!(m),
             (h::MM_STATUS_CODE, m.mm_status.as_str()),
         ),
         Mm4Message::ReadReplyReportReq(m) => encode_report(
             "MM4_read_reply_report.REQ",
             "rr",
-            ReportView {
-                version: &m.version,
-                transaction_id: &m.transaction_id,
-                message_id: &m.message_id,
-                rfc5322_message_id: &m.rfc5322_message_id,
-                from: &m.from,
-                to: &m.to,
-                sender: &m.sender,
-                date: m.date,
-                ack_request: m.ack_request,
-                status_text: &m.status_text,
-                applic_id: &m.applic_id,
-                reply_applic_id: &m.reply_applic_id,
-                aux_applic_info: &m.aux_applic_info,
-                extra: &m.extra,
-            },
+            report_view!(m),
             (h::READ_STATUS, m.read_status.name().unwrap_or("Read")),
         ),
         Mm4Message::ForwardRes(r) => encode_response("MM4_forward.RES", "fwdres", r),
@@ -734,27 +726,35 @@ fn report_fields(hd: &mut Headers) -> Result<ReportFields, Mm4Error> {
     })
 }
 
+/// A `DeliveryReportReq` or a `ReadReplyReportReq` (same field names) from the shared
+/// `report_fields`, the remaining headers and its own status field.
+macro_rules! report_req {
+    ($ty:ident, $msg:expr, $kind:literal, $f:ident, $hd:ident, $status:ident) => {
+        $ty {
+            rfc5322_message_id: rfc5322_id($msg, $kind, &$f.c.transaction_id),
+            version: $f.c.version,
+            transaction_id: $f.c.transaction_id,
+            message_id: $f.c.message_id,
+            from: $f.from,
+            to: $f.to,
+            sender: $f.sender,
+            date: $f.c.date,
+            ack_request: $f.ack_request,
+            $status,
+            status_text: $f.status_text,
+            applic_id: $f.applic_id,
+            reply_applic_id: $f.reply_applic_id,
+            aux_applic_info: $f.aux_applic_info,
+            extra: $hd.extra(),
+        }
+    };
+}
+
 fn decode_delivery_report(msg: &Message, mut hd: Headers) -> Result<DeliveryReportReq, Mm4Error> {
     let f = report_fields(&mut hd)?;
     let mm_status =
         hd.required_parsed(h::MM_STATUS_CODE, MmStatus::from_name, "not an MM status")?;
-    Ok(DeliveryReportReq {
-        rfc5322_message_id: rfc5322_id(msg, "dr", &f.c.transaction_id),
-        version: f.c.version,
-        transaction_id: f.c.transaction_id,
-        message_id: f.c.message_id,
-        from: f.from,
-        to: f.to,
-        sender: f.sender,
-        date: f.c.date,
-        ack_request: f.ack_request,
-        mm_status,
-        status_text: f.status_text,
-        applic_id: f.applic_id,
-        reply_applic_id: f.reply_applic_id,
-        aux_applic_info: f.aux_applic_info,
-        extra: hd.extra(),
-    })
+    Ok(report_req!(DeliveryReportReq, msg, "dr", f, hd, mm_status))
 }
 
 fn decode_read_reply(msg: &Message, mut hd: Headers) -> Result<ReadReplyReportReq, Mm4Error> {
@@ -764,23 +764,14 @@ fn decode_read_reply(msg: &Message, mut hd: Headers) -> Result<ReadReplyReportRe
         |v| ReadStatus::from_name(v.trim()),
         "not Read or Deleted without being read",
     )?;
-    Ok(ReadReplyReportReq {
-        rfc5322_message_id: rfc5322_id(msg, "rr", &f.c.transaction_id),
-        version: f.c.version,
-        transaction_id: f.c.transaction_id,
-        message_id: f.c.message_id,
-        from: f.from,
-        to: f.to,
-        sender: f.sender,
-        date: f.c.date,
-        ack_request: f.ack_request,
-        read_status,
-        status_text: f.status_text,
-        applic_id: f.applic_id,
-        reply_applic_id: f.reply_applic_id,
-        aux_applic_info: f.aux_applic_info,
-        extra: hd.extra(),
-    })
+    Ok(report_req!(
+        ReadReplyReportReq,
+        msg,
+        "rr",
+        f,
+        hd,
+        read_status
+    ))
 }
 
 fn decode_response(msg: &Message, kind: &str, mut hd: Headers) -> Result<Response, Mm4Error> {
