@@ -277,35 +277,29 @@ mod tests {
         let state = Mm1State::from_config(std::sync::Arc::new(config), store, None);
         let server = tokio::spawn(mm1::serve(listener, state, std::future::pending()));
 
+        /// `mmsrelay send --relay URL --to sip:bob@b.example --text hi EXTRA…` and its answer.
+        async fn send_hi(url: &str, extra: &[&str]) -> SendConf {
+            let mut line = vec![
+                "x",
+                "--relay",
+                url,
+                "--to",
+                "sip:bob@b.example",
+                "--text",
+                "hi",
+            ];
+            line.extend_from_slice(extra);
+            let cli = Cli::parse_from(line);
+            let body = Pdu::SendReq(build(&cli.args).unwrap()).encode();
+            post(&cli.args, body).await.unwrap()
+        }
         let asserted = "X-3GPP-Asserted-Identity: \"sip:alice@a.example\"";
-        let cli = Cli::parse_from([
-            "x",
-            "--relay",
-            &url,
-            "--to",
-            "sip:bob@b.example",
-            "--text",
-            "hi",
-            "--header",
-            asserted,
-        ]);
-        let body = Pdu::SendReq(build(&cli.args).unwrap()).encode();
-        let conf = post(&cli.args, body).await.unwrap();
+        let conf = send_hi(&url, &["--header", asserted]).await;
         assert!(conf.response_status.is_ok(), "{conf:?}");
         assert!(conf.message_id.is_some());
 
         // Without an identity the relay refuses: Error-permanent-service-denied.
-        let cli = Cli::parse_from([
-            "x",
-            "--relay",
-            &url,
-            "--to",
-            "sip:bob@b.example",
-            "--text",
-            "hi",
-        ]);
-        let body = Pdu::SendReq(build(&cli.args).unwrap()).encode();
-        let conf = post(&cli.args, body).await.unwrap();
+        let conf = send_hi(&url, &[]).await;
         assert_eq!(conf.response_status.0, 225);
         server.abort();
     }
