@@ -132,12 +132,7 @@ fn modes(args: &Args) -> Result<Vec<Mode>, String> {
 
 /// Runs `mmsrelay bench`.
 pub fn run(args: Args) -> ExitCode {
-    if let Some(filter) = &args.log {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-            .with_writer(std::io::stderr)
-            .try_init();
-    }
+    crate::log_to_stderr(args.log.as_deref());
     let modes = match modes(&args) {
         Ok(m) => m,
         Err(e) => {

@@ -55,12 +55,7 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Runs `mmsrelay demo`.
 pub fn run(args: Args) -> ExitCode {
-    if let Some(filter) = &args.log {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-            .with_writer(std::io::stderr)
-            .try_init();
-    }
+    crate::log_to_stderr(args.log.as_deref());
     let runtime = match crate::runtime("demo", crate::Threads::Multi) {
         Ok(rt) => rt,
         Err(code) => return code,

@@ -68,6 +68,16 @@ fn runtime(name: &str, threads: Threads) -> Result<tokio::runtime::Runtime, Exit
     })
 }
 
+/// Logs to stderr at `filter` (RUST_LOG syntax) when given; nothing when `None`.
+fn log_to_stderr(filter: Option<&str>) {
+    if let Some(filter) = filter {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+}
+
 /// A fresh directory path under the system's temporary directory for subcommand `name`
 /// (`mmsrelay-<name>-<pid>-<millis>`; not created).
 fn temp_dir(name: &str) -> std::path::PathBuf {
