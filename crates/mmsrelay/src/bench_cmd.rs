@@ -32,6 +32,7 @@ mod chain;
 mod load;
 mod plot;
 mod prefill;
+mod queue;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -45,6 +46,7 @@ use mms_pdu::Pdu;
 use chain::Chain;
 use load::{Limit, LoadResult, Mode, Pushes, lock, wait_pushed};
 use prefill::Prefill;
+use queue::QueueCounters;
 use report::{ProcUse, RunResult, latency_text, rate};
 
 /// Arguments of `mmsrelay bench`.
@@ -89,6 +91,10 @@ pub struct Args {
     /// Print the result as one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Set a key of both relays' configurations, e.g. `mm4.connections_per_peer=8` or
+    /// `mm4.ack_request=false` (repeatable; the value is TOML, else a string).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = chain::parse_setting)]
+    relay_set: Vec<chain::Setting>,
     /// Relay and bench logs on stderr (RUST_LOG syntax), e.g. `warn`; default: relays at `warn`
     /// into their log files in the temporary directory.
     #[arg(long, value_name = "FILTER")]
@@ -203,7 +209,7 @@ impl Bench {
             size: args.prefill_size,
         };
         let filter = args.log.clone().unwrap_or_else(|| "warn".to_owned());
-        let chain = Chain::start(dir, prefill, &filter).await?;
+        let chain = Chain::start(dir, prefill, &filter, &args.relay_set).await?;
         let pushes = Arc::new(Mutex::new(Pushes::default()));
         let stop_collector = Arc::new(AtomicBool::new(false));
         let collector = tokio::spawn(load::collect_pushes(
@@ -269,6 +275,7 @@ impl Bench {
     async fn run(&mut self, mode: Mode, limit: Limit) -> RunResult {
         let loadavg_before = report::loadavg();
         let before = self.chain.stats();
+        let queue_before = self.chain.queue_counters().await;
         let load = load::run_load(&self.chain.mm1_a, mode, limit, &self.text, &self.next).await;
         let drained = wait_pushed(
             &self.pushes,
@@ -277,6 +284,7 @@ impl Bench {
         )
         .await;
         let after = self.chain.stats();
+        let queue_after = self.chain.queue_counters().await;
         let mut push_latency = Vec::with_capacity(load.submitted.len());
         let mut push_elapsed = load.elapsed;
         {
@@ -299,6 +307,7 @@ impl Bench {
             push_latency,
             drained,
             procs: [0, 1, 2].map(|i| ProcUse::between(before[i], after[i])),
+            queue: [0, 1].map(|i| QueueCounters::between(queue_before[i], queue_after[i])),
             loadavg: (loadavg_before, report::loadavg()),
             load,
         }

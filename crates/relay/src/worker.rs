@@ -178,7 +178,10 @@ async fn run<S: Store, H: Handler>(
                 )
                 .await
             {
-                Ok(items) => items,
+                Ok(items) => {
+                    count_lease(config.name, items.len());
+                    items
+                }
                 Err(e) => {
                     tracing::warn!(worker = config.name, error = %e, "lease failed");
                     Vec::new()
@@ -211,6 +214,17 @@ async fn run<S: Store, H: Handler>(
         .await;
 }
 
+/// Counts one lease request of loop `worker` that got `items` items (`/metrics`): requests,
+/// empty ones and items leased.
+fn count_lease(worker: &'static str, items: usize) {
+    metrics::counter!("mmsrelay_outbox_leases_total", "worker" => worker).increment(1);
+    if items == 0 {
+        metrics::counter!("mmsrelay_outbox_empty_leases_total", "worker" => worker).increment(1);
+    }
+    metrics::counter!("mmsrelay_outbox_leased_items_total", "worker" => worker)
+        .increment(items as u64);
+}
+
 async fn handle_one<S: Store, H: Handler>(
     store: &S,
     handler: &H,
@@ -231,6 +245,8 @@ async fn handle_one<S: Store, H: Handler>(
             store.retry(&lease, *at, error, now).await
         }
         Settlement::Defer(at, error) => {
+            metrics::counter!("mmsrelay_outbox_deferred_total", "worker" => config.name)
+                .increment(1);
             tracing::debug!(worker = config.name, item = %id, kind = kind.as_str(), error = %error, "deferred");
             store.retry(&lease, *at, error, now).await
         }

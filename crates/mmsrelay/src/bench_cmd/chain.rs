@@ -12,6 +12,7 @@ use std::time::Duration;
 use mms_store::{AnyStore, Store};
 
 use super::prefill::{Prefill, prefill};
+use super::queue::QueueCounters;
 use crate::demo_cmd::{Peers, SUBSCRIBERS_A, free_port};
 
 /// How long a relay may take to print its `READY` line.
@@ -150,6 +151,8 @@ pub(super) struct Chain {
     pub(super) relay_b: RelayProc,
     /// Relay A's MM1 URL.
     pub(super) mm1_a: String,
+    /// The admin (`/metrics`) ports of relay A and relay B.
+    pub(super) admin_ports: [u16; 2],
 }
 
 impl Chain {
@@ -159,6 +162,7 @@ impl Chain {
         dir: &Path,
         prefill_with: Prefill,
         log_filter: &str,
+        settings: &[Setting],
     ) -> Result<Self, String> {
         let peers = Peers::start().await?;
         let (store_a, store_b) = (dir.join("relay-a"), dir.join("relay-b"));
@@ -174,10 +178,11 @@ impl Chain {
         // A port found free may be taken by another process before the relay binds it (tests run
         // in parallel); a relay that cannot start is retried on fresh ports.
         let mut attempt = 1;
-        let (relays, mm1_a) = loop {
+        let (relays, mm1_a, admin_ports) = loop {
             let ports = (free_port()?, free_port()?, free_port()?, free_port()?);
-            match start_relays(dir, &peers, ports, log_filter).await {
-                Ok(relays) => break (relays, ports.0),
+            let admin_ports = [free_port()?, free_port()?];
+            match start_relays(dir, &peers, ports, admin_ports, settings, log_filter).await {
+                Ok(relays) => break (relays, ports.0, admin_ports),
                 Err(e) if attempt < START_ATTEMPTS => {
                     eprintln!(
                         "relays did not start (attempt {attempt}), retrying on other ports: {e}"
@@ -192,6 +197,7 @@ impl Chain {
             relay_a: relays.0,
             relay_b: relays.1,
             mm1_a: format!("http://127.0.0.1:{mm1_a}/"),
+            admin_ports,
         })
     }
 
@@ -202,6 +208,13 @@ impl Chain {
             self.relay_b.stats(),
             ProcStats::read("self"),
         ]
+    }
+
+    /// The outbox counters of (relay A, relay B) so far.
+    pub(super) async fn queue_counters(&self) -> [Option<QueueCounters>; 2] {
+        let [a, b] = self.admin_ports;
+        let (a, b) = tokio::join!(QueueCounters::scrape(a), QueueCounters::scrape(b));
+        [a, b]
     }
 
     /// Kills and reaps both relays, then stops the HSS.
@@ -223,20 +236,73 @@ impl Chain {
 /// How many times the relays are started on fresh ports before the bench gives up.
 const START_ATTEMPTS: u32 = 3;
 
-/// Writes both relays' configurations for `ports` (MM1 A, MM1 B, MM4 A, MM4 B) and starts them,
-/// B first; returns (relay A, relay B).
+/// One `--relay-set KEY=VALUE`: a dotted key of the relay configuration and its TOML value,
+/// applied to both relays (e.g. `mm4.connections_per_peer=8`, `mm4.ack_request=false`).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Setting {
+    path: Vec<String>,
+    value: toml::Value,
+}
+
+/// Parses `KEY=VALUE`; a value that is not TOML (`8`, `false`, `"x"`, `[1, 2]`) is a string.
+pub(crate) fn parse_setting(s: &str) -> Result<Setting, String> {
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected KEY=VALUE"))?;
+    let path: Vec<String> = key.trim().split('.').map(str::to_owned).collect();
+    if path.iter().any(String::is_empty) {
+        return Err(format!("{s:?}: empty key part"));
+    }
+    let value = toml::from_str::<toml::Table>(&format!("v = {}", value.trim()))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.trim().to_owned()));
+    Ok(Setting { path, value })
+}
+
+/// `text` (a relay configuration) with `settings` applied.
+fn apply_settings(text: &str, settings: &[Setting]) -> Result<String, String> {
+    let mut root: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    for s in settings {
+        let (last, tables) = s.path.split_last().ok_or("empty key")?;
+        let mut table = &mut root;
+        for part in tables {
+            table = table
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .ok_or_else(|| format!("{}: {part} is not a table", s.path.join(".")))?;
+        }
+        table.insert(last.clone(), s.value.clone());
+    }
+    toml::to_string(&root).map_err(|e| e.to_string())
+}
+
+/// Writes both relays' configurations for `ports` (MM1 A, MM1 B, MM4 A, MM4 B), with their admin
+/// listeners on `admin` (A, B) and `settings` applied, and starts them, B first; returns
+/// (relay A, relay B).
 async fn start_relays(
     dir: &Path,
     peers: &Peers,
     (mm1_a, mm1_b, mm4_a, mm4_b): (u16, u16, u16, u16),
+    admin: [u16; 2],
+    settings: &[Setting],
     log_filter: &str,
 ) -> Result<(RelayProc, RelayProc), String> {
     let mut paths = Vec::new();
-    for (name, mm1, mm4, peer_mm4) in [('a', mm1_a, mm4_a, mm4_b), ('b', mm1_b, mm4_b, mm4_a)] {
+    for (name, mm1, mm4, peer_mm4, admin) in [
+        ('a', mm1_a, mm4_a, mm4_b, admin[0]),
+        ('b', mm1_b, mm4_b, mm4_a, admin[1]),
+    ] {
         let store = dir.join(format!("relay-{name}"));
         let config = dir.join(format!("relay-{name}.toml"));
-        std::fs::write(&config, peers.relay_toml(name, &store, mm1, mm4, peer_mm4))
-            .map_err(|e| format!("{}: {e}", config.display()))?;
+        let mut all = vec![
+            parse_setting("admin.enabled=true")?,
+            parse_setting(&format!("admin.listen=\"127.0.0.1:{admin}\""))?,
+        ];
+        all.extend_from_slice(settings);
+        let text = apply_settings(&peers.relay_toml(name, &store, mm1, mm4, peer_mm4), &all)?;
+        std::fs::write(&config, text).map_err(|e| format!("{}: {e}", config.display()))?;
         paths.push((config, dir.join(format!("relay-{name}.log"))));
     }
     let [(config_a, log_a), (config_b, log_b)] =
@@ -276,6 +342,24 @@ mod tests {
         let stat = "4242 (tokio (rt) x) S 1 2 3 4 5 6 7 8 9 10 250 75 0 0 20 0 9";
         assert_eq!(parse_cpu(stat), Some((2.5, 0.75)));
         assert_eq!(parse_cpu("garbage"), None);
+    }
+
+    #[test]
+    fn settings_override_and_add_keys_of_the_configuration() {
+        let text = "[mm4]\nlisten = \"127.0.0.1:25\"\nack_request = true\n";
+        let settings = [
+            parse_setting("mm4.ack_request=false").unwrap(),
+            parse_setting("mm4.connections_per_peer = 8").unwrap(),
+            parse_setting("admin.listen=127.0.0.1:9").unwrap(),
+        ];
+        let out: toml::Table = toml::from_str(&apply_settings(text, &settings).unwrap()).unwrap();
+        assert_eq!(out["mm4"]["ack_request"].as_bool(), Some(false));
+        assert_eq!(out["mm4"]["connections_per_peer"].as_integer(), Some(8));
+        assert_eq!(out["mm4"]["listen"].as_str(), Some("127.0.0.1:25"));
+        assert_eq!(out["admin"]["listen"].as_str(), Some("127.0.0.1:9"));
+        assert!(parse_setting("mm4").is_err());
+        assert!(parse_setting("mm4..x=1").is_err());
+        assert!(apply_settings(text, &[parse_setting("mm4.listen.x=1").unwrap()]).is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::chain::ProcStats;
 use super::load::{Limit, LoadResult, Mode};
+use super::queue::QueueCounters;
 
 /// CPU used during the run and memory of one process.
 #[derive(Clone, Copy, Debug, Default)]
@@ -58,6 +59,8 @@ pub(super) struct RunResult {
     pub(super) drained: bool,
     /// Relay A, relay B, the bench process (peers and load generator).
     pub(super) procs: [Option<ProcUse>; 3],
+    /// Outbox counters of relay A and relay B during the run (and its drain).
+    pub(super) queue: [Option<QueueCounters>; 2],
     /// /proc/loadavg before and after.
     pub(super) loadavg: (String, String),
 }
@@ -159,6 +162,16 @@ impl RunResult {
                 )
             })
             .collect();
+        let queue: serde_json::Map<String, serde_json::Value> = PROC_NAMES
+            .iter()
+            .zip(&self.queue)
+            .map(|(name, q)| {
+                (
+                    (*name).to_owned(),
+                    q.map_or(serde_json::Value::Null, |q| q.json(self.pushed)),
+                )
+            })
+            .collect();
         serde_json::json!({
             "mode": mode,
             "concurrency": concurrency,
@@ -179,6 +192,7 @@ impl RunResult {
             "latency_submit_to_conf_ms": latency_json(&l.conf_latency),
             "send_lag_ms": (!l.send_lag.is_empty()).then(|| latency_json(&l.send_lag)),
             "processes": procs,
+            "outbox": queue,
             "relay_cpu_ms_per_mm": self.relay_cpu_ms_per_mm(),
             "loadavg_before": self.loadavg.0,
             "loadavg_after": self.loadavg.1,
@@ -236,6 +250,11 @@ impl RunResult {
                     p.peak_rss_kib as f64 / 1024.0,
                     p.rss_kib as f64 / 1024.0
                 );
+            }
+        }
+        for (name, q) in PROC_NAMES.iter().zip(&self.queue) {
+            if let Some(q) = q {
+                println!("  {:<13} {}", format!("{name} outbox"), q.text(self.pushed));
             }
         }
         if let Some(ms) = self.relay_cpu_ms_per_mm() {
