@@ -31,8 +31,8 @@ use relay::jobs::{Job, ResolveJob};
 use relay::mm4::{Mm4Config, Mm4Identity};
 use relay::notifier::{NotifierConfig, PushSender, SmscConfig};
 use relay::routing::{QueueTuning, RoutingConfig};
+use relay::worker::Wake;
 use sqlx::Row;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 #[path = "support/args.rs"]
@@ -87,7 +87,7 @@ struct Relay {
     me: Arc<Mm4Identity>,
     mm4: Mm4Config,
     addr: std::net::SocketAddr,
-    wake: Arc<Notify>,
+    wake: Wake,
     _dir: tempfile::TempDir,
 }
 
@@ -106,7 +106,7 @@ async fn relay(domain: &str, cancel: &CancellationToken, concurrency: usize) -> 
         ..ResolverConfig::default()
     };
     let me = Arc::new(Mm4Identity::new(&format!("mms.{domain}"), &resolver, &mm4));
-    let wake = Arc::new(Notify::new());
+    let wake = Wake::new();
     let (addr, _server) = relay::mm4::spawn_server(
         &mm4,
         me.clone(),

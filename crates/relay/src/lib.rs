@@ -9,6 +9,7 @@
 //! * [`mm1`]: the phone-facing HTTP server: submit, retrieve, notify-response, acknowledge, read reports.
 //! * [`routing`]: the worker that resolves each recipient to local delivery or an MM4 peer.
 //! * [`mm4`]: MM4 in (SMTP server handler) and out (forward, responses, reports) between relays.
+//! * [`peer_slots`]: the bound on MM4 items in hand per peer, with an in-process wait for its turn.
 //! * [`notifier`]: the worker that notifies local recipients by WAP Push over SMS (SMPP).
 //! * [`reports`]: delivery and read reports back to the sender (MM1 push or MM4).
 //! * [`worker`]: the generic outbox loop (lease, handle, complete / retry / fail) and the expiry sweeper.
@@ -24,6 +25,7 @@ pub mod listener;
 pub mod mm1;
 pub mod mm4;
 pub mod notifier;
+pub mod peer_slots;
 pub mod reports;
 pub mod routing;
 pub mod service;

@@ -250,7 +250,7 @@ struct Inner<S: Store> {
     store: S,
     identity: IdentitySources<S>,
     /// Notified when a request queued work, so this node's workers take it at once.
-    wake: Arc<tokio::sync::Notify>,
+    wake: crate::worker::Wake,
 }
 
 impl<S: Store> Mm1State<S> {
@@ -263,14 +263,14 @@ impl<S: Store> Mm1State<S> {
                 opts,
                 store,
                 identity,
-                wake: Arc::new(tokio::sync::Notify::new()),
+                wake: crate::worker::Wake::new(),
             }),
         }
     }
 
-    /// Wakes `wake`'s waiters (this node's outbox workers) whenever a request queued work, instead
-    /// of leaving it to their next poll. Call it on a new state, before it is cloned.
-    pub fn with_wake(self, wake: Arc<tokio::sync::Notify>) -> Self {
+    /// Wakes the loops of `wake` (this node's outbox workers) whose kinds a request queued,
+    /// instead of leaving the work to their next poll. Call it on a new state, before it is cloned.
+    pub fn with_wake(self, wake: crate::worker::Wake) -> Self {
         match Arc::try_unwrap(self.inner) {
             Ok(mut inner) => {
                 inner.wake = wake;
@@ -761,7 +761,7 @@ async fn send<S: Store>(
             now,
         )
         .await?;
-    inner.wake.notify_waiters();
+    inner.wake.kinds([OutboxKind::Resolve]);
     tracing::debug!(%sender, %message_id, recipients = recipients.len(), "m-send-req accepted");
 
     let response_text = (!refused.is_empty())
@@ -844,6 +844,7 @@ async fn finish_delivery<S: Store>(
             .enqueue
             .push(NewOutboxItem::for_recipient(kind, mm_id, recipient, now).with_payload(payload));
     }
+    let queued: Vec<OutboxKind> = effects.enqueue.iter().map(|i| i.kind).collect();
     let event = if outcome == Status::REJECTED {
         RecipientEvent::Rejected
     } else {
@@ -854,7 +855,7 @@ async fn finish_delivery<S: Store>(
         .await
     {
         Ok(_) => {
-            state.inner.wake.notify_waiters();
+            state.inner.wake.kinds(queued);
             Ok(())
         }
         Err(UpdateError::Transition(t)) => {
@@ -990,7 +991,7 @@ async fn read_rec<S: Store>(
         _ => Mm4ReadReplyJob(job).item(key, None, None, now),
     };
     inner.store.enqueue(vec![item], now).await?;
-    inner.wake.notify_waiters();
+    inner.wake.kinds([kind]);
     Ok(())
 }
 

@@ -47,7 +47,6 @@ use mms_store::{
     StoredMm, Timestamp,
 };
 use serde::Deserialize;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -56,12 +55,13 @@ use crate::jobs::{
     ReadReportJob, ResolveJob,
 };
 use crate::notifier::report_item_outcome;
+pub use crate::peer_slots::{PeerSlot, PeerSlots};
 use crate::reports::{
     delivery_report_item, delivery_report_of, fail_recipient, from_secs, outcome_of_update,
     read_report_of, recipient_record, report_expiry, secs,
 };
 use crate::routing::QueueTuning;
-use crate::worker::{self, Handler, Outcome};
+use crate::worker::{self, Handler, Outcome, Wake};
 
 /// `[mm4]`: the MM4 (SMTP) listener and client.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -91,9 +91,10 @@ pub struct Mm4Config {
     /// Most simultaneous SMTP connections to one peer host.
     pub connections_per_peer: usize,
     /// Most outbound items (forwards, responses, reports) in hand for one peer at once, whether
-    /// sending or waiting for one of its connections; more are put back for a second. Keeps a
-    /// peer that accepts and never answers from tying up the whole `[mm4.queue]`: keep it below
-    /// `queue.concurrency`.
+    /// sending or waiting for one of its connections. More wait in process for their turn while
+    /// the peer finishes one at least every second; items of a peer that has finished none for a
+    /// second (it accepts and never answers) are put back for a second instead, so that it does
+    /// not tie up the whole `[mm4.queue]`: keep it below `queue.concurrency`.
     pub in_flight_per_peer: usize,
     /// Port to use for every resolved MM4 host instead of the resolved one (tests, tunnels).
     pub smtp_port: Option<u16>,
@@ -459,12 +460,12 @@ pub struct Mm4Inbound<S> {
     store: S,
     me: Arc<Mm4Identity>,
     config: Mm4Config,
-    wake: Arc<Notify>,
+    wake: Wake,
 }
 
 impl<S: Store> Mm4Inbound<S> {
     /// A handler storing into `store`.
-    pub fn new(store: S, me: Arc<Mm4Identity>, config: Mm4Config, wake: Arc<Notify>) -> Self {
+    pub fn new(store: S, me: Arc<Mm4Identity>, config: Mm4Config, wake: Wake) -> Self {
         Self {
             store,
             me,
@@ -501,11 +502,12 @@ impl<S: Store> Mm4Inbound<S> {
         if items.is_empty() {
             return Ok(());
         }
+        let kinds: Vec<OutboxKind> = items.iter().map(|i| i.kind).collect();
         self.store
             .enqueue(items, Timestamp::now())
             .await
             .map_err(|e| Reject::transient(format!("store unavailable: {e}")))?;
-        self.wake.notify_waiters();
+        self.wake.kinds(kinds);
         Ok(())
     }
 
@@ -642,6 +644,7 @@ impl<S: Store> Mm4Inbound<S> {
             });
         }
         outbox.extend(respond(RequestStatus::Ok, None, ""));
+        let kinds: Vec<OutboxKind> = outbox.iter().map(|i| i.kind).collect();
         match self
             .store
             .accept_mm(
@@ -658,7 +661,7 @@ impl<S: Store> Mm4Inbound<S> {
         {
             Ok(AcceptOutcome::Stored { id, recipients }) => {
                 tracing::debug!(mm = %id, message_id = %fwd.message_id, recipients = recipients.len(), "MM4 forward stored");
-                self.wake.notify_waiters();
+                self.wake.kinds(kinds);
                 Ok(())
             }
             Ok(AcceptOutcome::Duplicate) => {
@@ -828,8 +831,9 @@ impl<S: Store> Mm4Inbound<S> {
             .await;
         if failed.is_err() {
             self.enqueue(report.into_iter().collect()).await?;
+        } else {
+            self.wake.kinds(report.iter().map(|i| i.kind));
         }
-        self.wake.notify_waiters();
         Ok(())
     }
 }
@@ -942,61 +946,26 @@ pub struct Mm4Outbound<S, L> {
     client: SmtpClient,
     me: Arc<Mm4Identity>,
     config: Mm4Config,
-    wake: Arc<Notify>,
+    wake: Wake,
     in_flight: PeerSlots,
 }
 
-/// How long an item waits when its peer has `in_flight_per_peer` items in hand already.
+/// How long an item is put back for when its peer has `in_flight_per_peer` items in hand and
+/// is stalled, or the item waited for its turn as long as it may.
 const PEER_BUSY_DELAY: Duration = Duration::from_secs(1);
 
-/// Items in hand per peer (keyed by the first host of its route), bounded.
-#[derive(Clone, Debug)]
-pub struct PeerSlots {
-    limit: usize,
-    taken: Arc<std::sync::Mutex<std::collections::HashMap<SocketAddr, usize>>>,
-}
+/// The longest an item waits in process for its peer's turn.
+const PEER_MAX_WAIT: Duration = Duration::from_secs(10);
 
-/// One item's place among its peer's items in hand; given back on drop.
-#[derive(Debug)]
-pub struct PeerSlot {
-    slots: PeerSlots,
-    peer: SocketAddr,
-}
-
-impl PeerSlots {
-    /// At most `limit` (at least 1) items per peer.
-    pub fn new(limit: usize) -> Self {
-        Self {
-            limit: limit.max(1),
-            taken: Arc::default(),
-        }
-    }
-
-    /// A slot for `peer`, or `None` when it has `limit` items in hand.
-    pub fn try_take(&self, peer: SocketAddr) -> Option<PeerSlot> {
-        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
-        let n = taken.entry(peer).or_insert(0);
-        if *n >= self.limit {
-            return None;
-        }
-        *n += 1;
-        Some(PeerSlot {
-            slots: self.clone(),
-            peer,
-        })
-    }
-}
-
-impl Drop for PeerSlot {
-    fn drop(&mut self) {
-        let mut taken = self.slots.taken.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = taken.get_mut(&self.peer) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                taken.remove(&self.peer);
-            }
-        }
-    }
+/// Until when an item leased until `lease_until` may wait for its peer's turn: half its
+/// remaining lease (the rest is for sending it), at most [`PEER_MAX_WAIT`].
+fn peer_wait_deadline(lease_until: Timestamp) -> tokio::time::Instant {
+    let left = lease_until
+        .as_millis()
+        .saturating_sub(Timestamp::now().as_millis())
+        .max(0);
+    let wait = Duration::from_millis(u64::try_from(left / 2).unwrap_or(0)).min(PEER_MAX_WAIT);
+    tokio::time::Instant::now() + wait
 }
 
 /// Why no hosts are known for a peer.
@@ -1013,7 +982,7 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
         resolver: Arc<Resolver<L>>,
         me: Arc<Mm4Identity>,
         config: Mm4Config,
-        wake: Arc<Notify>,
+        wake: Wake,
     ) -> Result<Self, StartError> {
         let tls = outbound_tls(&config)?;
         let mut client = ClientConfig::new(me.hostname.clone());
@@ -1032,25 +1001,31 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
         })
     }
 
-    /// A slot among the items in hand for the peer at `hosts`, or the deferral to return.
-    fn peer_slot(&self, hosts: &[Host]) -> Result<Option<PeerSlot>, Outcome> {
+    /// A slot among the items in hand for the peer at `hosts`, waiting for the peer's turn in
+    /// process ([`PeerSlots::take`]), or the deferral to return.
+    async fn peer_slot(
+        &self,
+        hosts: &[Host],
+        lease_until: Timestamp,
+    ) -> Result<Option<PeerSlot>, Outcome> {
         let Some(first) = hosts.first() else {
             return Ok(None);
         };
-        self.in_flight
-            .try_take(first.addr)
-            .map(Some)
-            .ok_or_else(|| Outcome::Defer {
+        match self
+            .in_flight
+            .take(first.addr, peer_wait_deadline(lease_until))
+            .await
+        {
+            Ok(slot) => Ok(Some(slot)),
+            Err(e) => Err(Outcome::Defer {
                 until: Timestamp::from_millis(
                     Timestamp::now()
                         .as_millis()
                         .saturating_add(PEER_BUSY_DELAY.as_millis() as i64),
                 ),
-                error: format!(
-                    "{}: {} MM4 items in hand already",
-                    first.name, self.in_flight.limit
-                ),
-            })
+                error: format!("{}: {e}", first.name),
+            }),
+        }
     }
 
     fn to_hosts(&self, addrs: Vec<SocketAddr>) -> Vec<Host> {
@@ -1201,7 +1176,7 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
                     .await;
             }
         };
-        let _slot = match self.peer_slot(&hosts) {
+        let _slot = match self.peer_slot(&hosts, item.lease_until).await {
             Ok(slot) => slot,
             Err(deferred) => return deferred,
         };
@@ -1309,12 +1284,14 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
         fail_recipient(&self.store, &self.wake, item, mm, recipient, error, status).await
     }
 
-    /// Sends a response or report to `hosts`; `expiry` bounds its retries.
+    /// Sends a response or report (of the item leased until `lease_until`) to `hosts`; `expiry`
+    /// bounds its retries.
     async fn send_report(
         &self,
         hosts: Result<Vec<Host>, HostError>,
         msg: Mm4Message,
         expiry: Timestamp,
+        lease_until: Timestamp,
     ) -> Outcome {
         let hosts = match hosts {
             Ok(h) => h,
@@ -1326,7 +1303,7 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
             }
             Err(HostError::Permanent(error)) => return Outcome::Fail { error },
         };
-        let _slot = match self.peer_slot(&hosts) {
+        let _slot = match self.peer_slot(&hosts, lease_until).await {
             Ok(slot) => slot,
             Err(deferred) => return deferred,
         };
@@ -1382,7 +1359,7 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
         };
         let hosts = self.hosts_of_domain(domain).await;
         let expiry = report_expiry(secs(item.due_at), self.config.report_keep_secs);
-        self.send_report(hosts, msg, expiry).await
+        self.send_report(hosts, msg, expiry, item.lease_until).await
     }
 
     /// The originating relay's MM4 address of `sender` and the hosts to send to.
@@ -1445,7 +1422,8 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
         req.ack_request = self.config.ack_request.then_some(true);
         req.status_text = report.status_text.clone().map(EncodedString::utf8);
         let expiry = report_expiry(report.date, self.config.report_keep_secs);
-        self.send_report(hosts, Mm4Message::from(req), expiry).await
+        self.send_report(hosts, Mm4Message::from(req), expiry, item.lease_until)
+            .await
     }
 
     async fn read_reply(&self, item: LeasedItem) -> Outcome {
@@ -1485,7 +1463,8 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
             extra: Vec::new(),
         };
         let expiry = report_expiry(report.date, self.config.report_keep_secs);
-        self.send_report(hosts, Mm4Message::from(req), expiry).await
+        self.send_report(hosts, Mm4Message::from(req), expiry, item.lease_until)
+            .await
     }
 }
 
@@ -1509,7 +1488,7 @@ pub async fn spawn_server<S: Store>(
     config: &Mm4Config,
     me: Arc<Mm4Identity>,
     store: S,
-    wake: Arc<Notify>,
+    wake: Wake,
     cancel: CancellationToken,
 ) -> Result<(SocketAddr, JoinHandle<io::Result<()>>), StartError> {
     let peers = config
@@ -1557,7 +1536,7 @@ pub fn spawn_workers<S: Store, L: DnsLookup + 'static>(
     me: Arc<Mm4Identity>,
     store: S,
     resolver: Arc<Resolver<L>>,
-    wake: Arc<Notify>,
+    wake: Wake,
     cancel: CancellationToken,
 ) -> Result<JoinHandle<()>, StartError> {
     let handler = Arc::new(Mm4Outbound::new(
@@ -1577,7 +1556,7 @@ pub fn spawn_workers<S: Store, L: DnsLookup + 'static>(
         store,
         config.queue.worker_config("mm4-out", kinds),
         handler.clone(),
-        wake,
+        &wake,
         cancel,
     );
     Ok(tokio::spawn(async move {
@@ -1664,31 +1643,5 @@ mod tests {
         assert!(!c.ack_request);
         assert!(toml::from_str::<Mm4Config>("acks = 1").is_err());
         assert_eq!(c.in_flight_per_peer, 16);
-    }
-
-    #[test]
-    fn peer_slots_bound_each_peer_alone_and_come_back_on_drop() {
-        let slots = PeerSlots::new(2);
-        let (silent, other): (SocketAddr, SocketAddr) = (
-            "127.0.0.3:25".parse().unwrap(),
-            "127.0.0.1:25".parse().unwrap(),
-        );
-        let a = slots.try_take(silent).unwrap();
-        let b = slots.try_take(silent).unwrap();
-        assert!(
-            slots.try_take(silent).is_none(),
-            "third item of one peer waits"
-        );
-        let c = slots.try_take(other);
-        assert!(c.is_some(), "another peer is not held up");
-        drop(a);
-        let d = slots.try_take(silent);
-        assert!(d.is_some(), "a finished item gives its slot back");
-        drop((b, c, d));
-        assert!(slots.taken.lock().unwrap().is_empty());
-        assert!(
-            PeerSlots::new(0).try_take(other).is_some(),
-            "limit is at least 1"
-        );
     }
 }

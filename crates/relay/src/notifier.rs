@@ -34,7 +34,6 @@ use serde::Deserialize;
 use smpp::SubmitSm;
 use smpp::client::{Client, ClientConfig};
 use smpp::session::{Backoff, SubmitError};
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wap_push::{ConcatReference, Ports, ReferenceAllocator, ReferenceWidth, SegmentError};
@@ -45,7 +44,7 @@ use crate::reports::{
     recipient_record, report_expiry, secs,
 };
 use crate::routing::{MsisdnError, QueueTuning, msisdn_for};
-use crate::worker::{self, Handler, Outcome};
+use crate::worker::{self, Handler, Outcome, Wake};
 
 /// `[smsc]`: the SMSC the relay binds to as an ESME (SMPP 3.4 §4.1, DESIGN.md §5 step 4).
 /// Its `Debug` output (and so the config's) leaves the password out.
@@ -365,7 +364,7 @@ pub struct Notifier<S> {
     sender: PushSender,
     public_url: String,
     report_keep_secs: u64,
-    wake: Arc<Notify>,
+    wake: Wake,
 }
 
 impl<S: Store> Notifier<S> {
@@ -377,7 +376,7 @@ impl<S: Store> Notifier<S> {
         sender: PushSender,
         public_url: &str,
         config: &NotifierConfig,
-        wake: Arc<Notify>,
+        wake: Wake,
     ) -> Self {
         Self {
             store,
@@ -606,7 +605,7 @@ pub async fn spawn<S: Store>(
     public_url: &str,
     store: S,
     sh: Option<Arc<ShClient>>,
-    wake: Arc<Notify>,
+    wake: Wake,
     cancel: CancellationToken,
 ) -> Result<JoinHandle<()>, StartError> {
     let addr = tokio::net::lookup_host((smsc.host.as_str(), smsc.port))
@@ -637,7 +636,7 @@ pub async fn spawn<S: Store>(
         store,
         config.queue.worker_config("notifier", kinds),
         handler,
-        wake,
+        &wake,
         cancel.clone(),
     );
     Ok(tokio::spawn(async move {

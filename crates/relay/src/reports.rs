@@ -9,20 +9,17 @@
 //! report whoever queues it. The store queues expiry reports with an empty payload;
 //! [`delivery_report_of`] rebuilds those from the stored MM and recipient.
 
-use std::sync::Arc;
-
 use mms_pdu::Status;
 use mms_store::{
     LeasedItem, MmId, NewOutboxItem, Origin, OutboxEffects, OutboxKind, RecipientEvent,
     RecipientState, Store, StoredMm, Timestamp, UpdateError,
 };
-use tokio::sync::Notify;
 
 use crate::jobs::{
     DeliveryIndJob, DeliveryReportJob, Job, Mm4DeliveryReportJob, Mm4ReadReplyJob, ReadOrigIndJob,
     ReadReportJob,
 };
-use crate::worker::Outcome;
+use crate::worker::{Outcome, Wake};
 
 /// Seconds since the epoch of a store timestamp.
 pub(crate) fn secs(t: Timestamp) -> u64 {
@@ -111,7 +108,7 @@ pub(crate) fn outcome_of_update(result: Result<RecipientState, UpdateError>) -> 
 /// all in one transaction.
 pub(crate) async fn fail_recipient<S: Store>(
     store: &S,
-    wake: &Arc<Notify>,
+    wake: &Wake,
     item: &LeasedItem,
     mm: &StoredMm,
     recipient: &str,
@@ -126,7 +123,7 @@ pub(crate) async fn fail_recipient<S: Store>(
             .into_iter()
             .collect(),
     };
-    let queued = !effects.enqueue.is_empty();
+    let queued: Vec<OutboxKind> = effects.enqueue.iter().map(|i| i.kind).collect();
     let result = store
         .update_recipient(
             &mm.id,
@@ -136,8 +133,8 @@ pub(crate) async fn fail_recipient<S: Store>(
             now,
         )
         .await;
-    if result.is_ok() && queued {
-        wake.notify_waiters();
+    if result.is_ok() {
+        wake.kinds(queued);
     }
     outcome_of_update(result)
 }

@@ -26,13 +26,12 @@ use mms_store::{
     Store, StoredMm, Timestamp,
 };
 use serde::Deserialize;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::jobs::{Job, Mm4ForwardJob, PushJob, ResolveJob};
 use crate::reports::{fail_recipient, outcome_of_update};
-use crate::worker::{self, Handler, Outcome, WorkerConfig};
+use crate::worker::{self, Handler, Outcome, Wake, WorkerConfig};
 
 /// How one worker loop runs: concurrency, polling and retry backoff (DESIGN.md §7). Embedded
 /// as `queue` in each worker's section.
@@ -51,6 +50,9 @@ pub struct QueueTuning {
     /// this long before another node (or the restarted one) takes them over. Must exceed the
     /// longest time one item's work takes (DESIGN.md §7).
     pub lease_ms: u64,
+    /// Shortest time between two leases of the loop, in milliseconds: under load the items queued
+    /// meanwhile are leased together (fewer store writes) at the cost of at most this much latency.
+    pub min_lease_interval_ms: u64,
 }
 
 impl Default for QueueTuning {
@@ -61,6 +63,7 @@ impl Default for QueueTuning {
             retry_base_ms: 30_000,
             retry_cap_ms: 3_600_000,
             lease_ms: 60_000,
+            min_lease_interval_ms: crate::worker::DEFAULT_MIN_LEASE_INTERVAL.as_millis() as u64,
         }
     }
 }
@@ -73,6 +76,7 @@ impl QueueTuning {
         c.batch = u32::try_from(self.concurrency.clamp(1, 256)).unwrap_or(64);
         c.poll_interval = Duration::from_millis(self.poll_interval_ms.max(1));
         c.lease_for = Duration::from_millis(self.lease_ms.max(1));
+        c.min_lease_interval = Duration::from_millis(self.min_lease_interval_ms);
         c.retry = RetryPolicy {
             base: Duration::from_millis(self.retry_base_ms.max(1)),
             cap: Duration::from_millis(self.retry_cap_ms.max(self.retry_base_ms).max(1)),
@@ -141,7 +145,7 @@ pub struct Router<S, L> {
     store: S,
     resolver: Arc<Resolver<L>>,
     sh: Option<Arc<ShClient>>,
-    wake: Arc<Notify>,
+    wake: Wake,
 }
 
 impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
@@ -150,7 +154,7 @@ impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
         store: S,
         resolver: Arc<Resolver<L>>,
         sh: Option<Arc<ShClient>>,
-        wake: Arc<Notify>,
+        wake: Wake,
     ) -> Self {
         Self {
             store,
@@ -289,7 +293,7 @@ impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
             .update_recipient(&mm.id, recipient, event, effects, now)
             .await;
         if result.is_ok() {
-            self.wake.notify_waiters();
+            self.wake.kinds([kind]);
         }
         outcome_of_update(result)
     }
@@ -326,7 +330,7 @@ pub fn spawn<S: Store, L: DnsLookup + 'static>(
     store: S,
     resolver: Arc<Resolver<L>>,
     sh: Option<Arc<ShClient>>,
-    wake: Arc<Notify>,
+    wake: Wake,
     cancel: CancellationToken,
 ) -> JoinHandle<()> {
     let handler = Arc::new(Router::new(store.clone(), resolver, sh, wake.clone()));
@@ -336,7 +340,7 @@ pub fn spawn<S: Store, L: DnsLookup + 'static>(
             .queue
             .worker_config("routing", vec![OutboxKind::Resolve]),
         handler,
-        wake,
+        &wake,
         cancel,
     )
 }
@@ -353,6 +357,7 @@ mod tests {
             retry_base_ms: 100,
             retry_cap_ms: 10,
             lease_ms: 2500,
+            min_lease_interval_ms: 7,
         };
         let c = t.worker_config("routing", vec![OutboxKind::Resolve]);
         assert_eq!(c.concurrency, 4);
@@ -364,6 +369,7 @@ mod tests {
             "cap never below base"
         );
         assert_eq!(c.poll_interval, Duration::from_millis(50));
+        assert_eq!(c.min_lease_interval, Duration::from_millis(7));
     }
 
     #[test]

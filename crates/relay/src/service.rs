@@ -2,8 +2,8 @@
 //! listener (MM1 HTTP, MM4 SMTP, RADIUS, admin) and every worker (routing, MM4 out, notifier,
 //! expiry sweeper) of a [`RelayConfig`]; [`RunningRelay::shutdown`] stops them gracefully.
 //!
-//! All workers share one wake-up ([`Notify`]: work queued on this node is picked up at once) and
-//! one [`CancellationToken`]. Shutdown order: stop accepting (listeners end their graceful
+//! The workers share one [`Wake`] (work queued on this node wakes the loop of its kind at once)
+//! and one [`CancellationToken`]. Shutdown order: stop accepting (listeners end their graceful
 //! shutdown, in-flight requests finish), let each worker settle the items it holds (items it did
 //! not start stay queued, their leases expire for another node), unbind from the SMSC, send DPR
 //! to the HSS.
@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use diameter::sh_client::ShClient;
 use mms_store::{AnyStore, OpenError};
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +21,7 @@ use crate::config::{ConfigError, RelayConfig};
 use crate::identity::{RadiusHandle, RadiusStartError, spawn_radius};
 use crate::mm1::{self, Mm1State};
 use crate::mm4::{self, Mm4Identity};
+use crate::worker::Wake;
 use crate::{admin, notifier, routing, worker};
 
 /// How often the expiry sweeper looks for expired recipients (MMS ENC X-Mms-Expiry).
@@ -93,7 +93,7 @@ pub struct RunningRelay {
     pub addresses: BoundAddresses,
     store: AnyStore,
     cancel: CancellationToken,
-    wake: Arc<Notify>,
+    wake: Wake,
     tasks: Vec<(&'static str, JoinHandle<()>)>,
     radius: Option<RadiusHandle>,
     sh: Option<Arc<ShClient>>,
@@ -137,7 +137,7 @@ impl Relay {
         let resolver_config = config.resolver_config();
         let resolver = Arc::new(mms_resolver::dns_resolver(resolver_config.clone())?);
         let sh = config.hss.clone().map(|c| Arc::new(ShClient::start(c)));
-        let wake = Arc::new(Notify::new());
+        let wake = Wake::new();
         let cancel = CancellationToken::new();
         let mut running = RunningRelay {
             addresses: BoundAddresses {
@@ -293,9 +293,9 @@ impl RunningRelay {
         &self.store
     }
 
-    /// Wakes the workers (e.g. after queueing work from outside the relay).
+    /// Wakes every worker loop (e.g. after queueing work from outside the relay).
     pub fn wake(&self) {
-        self.wake.notify_waiters();
+        self.wake.all();
     }
 
     /// Stops gracefully: listeners stop accepting and finish in-flight requests, workers settle

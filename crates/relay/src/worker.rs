@@ -8,10 +8,13 @@
 //! recipient; pushes are at-least-once).
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use mms_store::{LeasedItem, OutboxKind, RetryPolicy, Store, Timestamp, retry_at_random};
+use futures::FutureExt;
+use mms_store::{
+    LeasedItem, NewOutboxItem, OutboxKind, RetryPolicy, Store, Timestamp, retry_at_random,
+};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -111,12 +114,16 @@ pub struct WorkerConfig {
     pub lease_for: Duration,
     /// How often to look for due items when not woken.
     pub poll_interval: Duration,
+    /// The shortest time between two leases of the loop: items queued meanwhile wait for the next
+    /// lease together (fewer, fuller leases under load; at most this much more latency).
+    pub min_lease_interval: Duration,
     /// Backoff of transient failures.
     pub retry: RetryPolicy,
 }
 
 impl WorkerConfig {
-    /// A loop over `kinds` with the defaults: batches of 64, 32 at once, 60 s leases, 1 s polls.
+    /// A loop over `kinds` with the defaults: batches of 64, 32 at once, 60 s leases, 1 s polls,
+    /// leases at least [`DEFAULT_MIN_LEASE_INTERVAL`] apart.
     pub fn new(name: &'static str, kinds: Vec<OutboxKind>) -> Self {
         Self {
             name,
@@ -126,6 +133,7 @@ impl WorkerConfig {
             concurrency: 32,
             lease_for: Duration::from_secs(60),
             poll_interval: Duration::from_secs(1),
+            min_lease_interval: DEFAULT_MIN_LEASE_INTERVAL,
             retry: RetryPolicy::default(),
         }
     }
@@ -141,16 +149,82 @@ pub fn lease_owner(name: &str) -> String {
     )
 }
 
-/// Starts a worker loop. It wakes on `wake` (work queued on this node) or every poll interval,
-/// and stops when `cancel` fires, after the items in hand are settled.
+/// The wake-ups of one node's worker loops (DESIGN.md §7): each loop has its own, and whoever
+/// queues work wakes only the loops of the kinds it queued. A wake-up that comes while its loop is
+/// busy is kept (one at most), so the loop looks again once it is done instead of at its next poll.
+#[derive(Clone, Default)]
+pub struct Wake {
+    loops: Arc<RwLock<Vec<(KindSet, Arc<Notify>)>>>,
+}
+
+impl std::fmt::Debug for Wake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wake").finish_non_exhaustive()
+    }
+}
+
+/// A set of outbox kinds, one bit each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct KindSet(u32);
+
+impl KindSet {
+    fn of(kinds: impl IntoIterator<Item = OutboxKind>) -> Self {
+        Self(kinds.into_iter().fold(0, |set, k| set | (1 << k as u32)))
+    }
+}
+
+impl Wake {
+    /// Wake-ups with no loop yet (loops join with [`spawn`]).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A wake-up for a loop over `kinds`.
+    fn register(&self, kinds: &[OutboxKind]) -> Arc<Notify> {
+        let notify = Arc::new(Notify::new());
+        self.loops
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((KindSet::of(kinds.iter().copied()), notify.clone()));
+        notify
+    }
+
+    fn wake(&self, set: KindSet) {
+        let loops = self.loops.read().unwrap_or_else(|e| e.into_inner());
+        for (kinds, notify) in loops.iter() {
+            if kinds.0 & set.0 != 0 {
+                notify.notify_one();
+            }
+        }
+    }
+
+    /// Wakes the loops that work on any of `kinds` (items of those kinds were queued).
+    pub fn kinds(&self, kinds: impl IntoIterator<Item = OutboxKind>) {
+        self.wake(KindSet::of(kinds));
+    }
+
+    /// Wakes the loops that work on the kinds of `items`.
+    pub fn items(&self, items: &[NewOutboxItem]) {
+        self.kinds(items.iter().map(|i| i.kind));
+    }
+
+    /// Wakes every loop (work of unknown kinds was queued from outside, e.g. by an operator).
+    pub fn all(&self) {
+        self.wake(KindSet(u32::MAX));
+    }
+}
+
+/// Starts a worker loop. It wakes when work of its kinds is queued on this node (`wake`), or every
+/// poll interval, and stops when `cancel` fires, after the items in hand are settled.
 pub fn spawn<S: Store, H: Handler>(
     store: S,
     config: WorkerConfig,
     handler: Arc<H>,
-    wake: Arc<Notify>,
+    wake: &Wake,
     cancel: CancellationToken,
 ) -> JoinHandle<()> {
-    tokio::spawn(run(store, config, handler, wake, cancel))
+    let notify = wake.register(&config.kinds);
+    tokio::spawn(run(store, config, handler, notify, cancel))
 }
 
 async fn run<S: Store, H: Handler>(
@@ -160,35 +234,55 @@ async fn run<S: Store, H: Handler>(
     wake: Arc<Notify>,
     cancel: CancellationToken,
 ) {
-    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let concurrency = u32::try_from(config.concurrency.max(1)).unwrap_or(u32::MAX);
+    let permits = Arc::new(Semaphore::new(concurrency as usize));
     let config = Arc::new(config);
-    while !cancel.is_cancelled() {
+    // After a full batch more items are due: wait for room for half a batch rather than leasing
+    // the one or two places that free up first.
+    let refill = config.batch.min(concurrency).div_ceil(2).max(1);
+    let mut more_due = false;
+    let mut last_lease: Option<tokio::time::Instant> = None;
+    loop {
+        let need = if more_due { refill } else { 1 };
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            room = permits.acquire_many(need) => if room.is_err() { break },
+        }
+        // Leases of one loop at least `min_lease_interval` apart: under load the items queued
+        // meanwhile go in one lease instead of one lease each.
+        if let Some(at) = last_lease.map(|t| t + config.min_lease_interval)
+            && at > tokio::time::Instant::now()
+        {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep_until(at) => {}
+            }
+        }
+        // A wake-up that came meanwhile is answered by this lease.
+        let _ = wake.notified().now_or_never();
         let free = u32::try_from(permits.available_permits()).unwrap_or(u32::MAX);
-        let want = config.batch.min(free);
-        let leased = if want == 0 {
-            Vec::new()
-        } else {
-            match store
-                .lease(
-                    &config.kinds,
-                    want,
-                    &config.owner,
-                    config.lease_for,
-                    Timestamp::now(),
-                )
-                .await
-            {
-                Ok(items) => {
-                    count_lease(config.name, items.len());
-                    items
-                }
-                Err(e) => {
-                    tracing::warn!(worker = config.name, error = %e, "lease failed");
-                    Vec::new()
-                }
+        let want = config.batch.min(free).max(1);
+        last_lease = Some(tokio::time::Instant::now());
+        let leased = match store
+            .lease(
+                &config.kinds,
+                want,
+                &config.owner,
+                config.lease_for,
+                Timestamp::now(),
+            )
+            .await
+        {
+            Ok(items) => {
+                count_lease(config.name, items.len());
+                items
+            }
+            Err(e) => {
+                tracing::warn!(worker = config.name, error = %e, "lease failed");
+                Vec::new()
             }
         };
-        let full_batch = !leased.is_empty() && leased.len() == want as usize;
+        more_due = !leased.is_empty() && leased.len() == want as usize;
         for item in leased {
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 return;
@@ -199,8 +293,8 @@ async fn run<S: Store, H: Handler>(
                 drop(permit);
             });
         }
-        if full_batch {
-            continue; // more may be due right now
+        if more_due {
+            continue;
         }
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -209,9 +303,7 @@ async fn run<S: Store, H: Handler>(
         }
     }
     // Wait for the items in hand: every permit back means every handler settled its item.
-    let _ = permits
-        .acquire_many(u32::try_from(config.concurrency.max(1)).unwrap_or(u32::MAX))
-        .await;
+    let _ = permits.acquire_many(concurrency).await;
 }
 
 /// Counts one lease request of loop `worker` that got `items` items (`/metrics`): requests,
@@ -261,12 +353,16 @@ async fn handle_one<S: Store, H: Handler>(
     }
 }
 
+/// The default [`WorkerConfig::min_lease_interval`].
+pub const DEFAULT_MIN_LEASE_INTERVAL: Duration = Duration::from_millis(5);
+
 /// Starts the expiry sweeper: every `interval`, recipients whose MM expired become `Expired` and
-/// their reports are queued (MMS ENC Status Expired 128); `wake` is notified when it expired any.
+/// their reports are queued (MMS ENC Status Expired 128); the report loops are woken when it
+/// expired any.
 pub fn spawn_expiry_sweeper<S: Store>(
     store: S,
     interval: Duration,
-    wake: Arc<Notify>,
+    wake: Wake,
     cancel: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -274,7 +370,7 @@ pub fn spawn_expiry_sweeper<S: Store>(
             match store.expire_due(Timestamp::now(), 500).await {
                 Ok(expired) if !expired.is_empty() => {
                     tracing::info!(count = expired.len(), "recipients expired");
-                    wake.notify_waiters();
+                    wake.kinds([OutboxKind::DeliveryInd, OutboxKind::Mm4DeliveryReport]);
                     continue;
                 }
                 Ok(_) => {}

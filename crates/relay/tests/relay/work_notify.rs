@@ -11,11 +11,11 @@ use mms_resolver::ResolverConfig;
 use mms_store::{RecipientState, SqliteStore, Store};
 use relay::notifier::PushMode;
 use relay::routing::RoutingConfig;
+use relay::worker::Wake;
 use smpp::CommandStatus;
 use test_peers::dns::DnsZone;
 use test_peers::hss::TestHss;
 use test_peers::smsc::{Answer, SmscSink};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::work_support::*;
@@ -34,7 +34,7 @@ impl Workers {
         sh: Option<Arc<ShClient>>,
         mode: PushMode,
     ) -> Self {
-        let wake = Arc::new(Notify::new());
+        let wake = Wake::new();
         let cancel = CancellationToken::new();
         let resolver = resolver(
             dns,

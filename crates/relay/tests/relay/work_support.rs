@@ -21,9 +21,9 @@ use relay::jobs::{Job, ResolveJob};
 use relay::mm4::{Mm4Config, Mm4Identity};
 use relay::notifier::{NotifierConfig, PushMode, SmscConfig};
 use relay::routing::{QueueTuning, RoutingConfig};
+use relay::worker::Wake;
 use test_peers::dns::{DnsServer, DnsZone};
 use test_peers::smsc::{Answer, SmscSink};
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wap_push::{Ports, Reassembler, ReassemblyStatus, SarInfo};
@@ -313,7 +313,7 @@ pub fn resolver(dns: &DnsServer, config: ResolverConfig) -> Arc<DnsResolver> {
 /// A relay of the test: store, MM4 listener, and the workers once started.
 pub struct TestRelay {
     pub store: SqliteStore,
-    pub wake: Arc<Notify>,
+    pub wake: Wake,
     pub cancel: CancellationToken,
     pub me: Arc<Mm4Identity>,
     pub mm4_addr: SocketAddr,
@@ -358,7 +358,7 @@ impl TestRelay {
             &resolver_config,
             &mm4,
         ));
-        let wake = Arc::new(Notify::new());
+        let wake = Wake::new();
         let cancel = CancellationToken::new();
         let (mm4_addr, server) = relay::mm4::spawn_server(
             &mm4,
