@@ -154,8 +154,11 @@ pub fn lease_owner(name: &str) -> String {
 /// busy is kept (one at most), so the loop looks again once it is done instead of at its next poll.
 #[derive(Clone, Default)]
 pub struct Wake {
-    loops: Arc<RwLock<Vec<(KindSet, Arc<Notify>)>>>,
+    loops: Arc<RwLock<Vec<LoopWake>>>,
 }
+
+/// The kinds of one loop and its wake-up.
+type LoopWake = (KindSet, Arc<Notify>);
 
 impl std::fmt::Debug for Wake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
