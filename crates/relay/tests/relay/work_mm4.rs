@@ -126,13 +126,8 @@ async fn mm_crosses_mm4_to_relay_b_bob_is_notified_and_the_delivery_report_retur
         )
         .await
         .unwrap();
-<<<<<<< HEAD
-    b.wake.notify_waiters();
-    let pushes = wait_pushes(&peers.sink, 3).await;
-=======
     b.wake.all();
-    let pushes = wait_pushes(&sink, 3).await;
->>>>>>> c854aae (Worker loops: one wake-up per loop (only the loops of the kinds queued wake, a wake-up during a lease is kept), half-batch refills after a full lease, leases at least min_lease_interval_ms (5) apart; MM4 items over in_flight_per_peer wait in process for their peer's turn while it makes progress instead of a store write and a 1 s deferral)
+    let pushes = wait_pushes(&peers.sink, 3).await;
     let (dest, Pdu::ReadOrigInd(ind)) = &pushes[2] else {
         panic!("not a read report: {pushes:?}");
     };
