@@ -88,7 +88,8 @@ pub struct Mm4Config {
     pub originator_system: String,
     /// Ask peers for `.RES` (X-Mms-Ack-Request: Yes) on forwards and reports.
     pub ack_request: bool,
-    /// Most simultaneous SMTP connections to one peer host.
+    /// Most simultaneous SMTP connections to one peer host (default 8: each transaction waits
+    /// for the peer's durable commit, so the connections bound the rate to one peer; BENCHMARKS.md).
     pub connections_per_peer: usize,
     /// Most outbound items (forwards, responses, reports) in hand for one peer at once, whether
     /// sending or waiting for one of its connections. More wait in process for their turn while
@@ -135,7 +136,7 @@ impl Default for Mm4Config {
             max_data_time_secs: 600,
             originator_system: String::new(),
             ack_request: true,
-            connections_per_peer: 4,
+            connections_per_peer: 8,
             in_flight_per_peer: 16,
             smtp_port: None,
             tls_cert: None,
@@ -1643,5 +1644,6 @@ mod tests {
         assert!(!c.ack_request);
         assert!(toml::from_str::<Mm4Config>("acks = 1").is_err());
         assert_eq!(c.in_flight_per_peer, 16);
+        assert_eq!(c.connections_per_peer, 8);
     }
 }
