@@ -296,14 +296,19 @@ macro_rules! backend {
                 })
             }
 
-            fn mm_from_row(row: &$Row) -> Result<StoredMm, StoreError> {
-                Ok(StoredMm {
+            fn head_from_row(row: &$Row) -> Result<MmHead, StoreError> {
+                Ok(MmHead {
                     id: MmId::from_string(row.try_get("id")?),
                     meta: meta_from_row(row)?,
                     headers: Bytes::from(row.try_get::<Vec<u8>, _>("headers")?),
-                    body: Bytes::from(row.try_get::<Vec<u8>, _>("body")?),
                     received_at: Timestamp::from_millis(row.try_get("received_ms")?),
                 })
+            }
+
+            fn mm_from_row(row: &$Row) -> Result<StoredMm, StoreError> {
+                let MmHead { id, meta, headers, received_at } = head_from_row(row)?;
+                let body = Bytes::from(row.try_get::<Vec<u8>, _>("body")?);
+                Ok(StoredMm { id, meta, headers, body, received_at })
             }
 
             pub(crate) async fn load_mm(c: &mut Conn, id: MmId) -> Result<Option<StoredMm>, StoreError> {
@@ -316,6 +321,51 @@ macro_rules! backend {
                 .fetch_optional(&mut *c)
                 .await?;
                 row.as_ref().map(mm_from_row).transpose()
+            }
+
+            pub(crate) async fn load_mm_head(c: &mut Conn, id: MmId) -> Result<Option<MmHead>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, message_id, transaction_id, sender, mms_version, content_type, subject, size, \
+                     date_ms, expiry_ms, delivery_report, read_report, origin_kind, origin_detail, headers, \
+                     received_ms FROM mm WHERE id = $1",
+                )
+                .bind(id.as_str())
+                .fetch_optional(&mut *c)
+                .await?;
+                row.as_ref().map(head_from_row).transpose()
+            }
+
+            pub(crate) async fn recipient_view(
+                c: &mut Conn,
+                id: MmId,
+                recipient: String,
+                impu: Option<String>,
+            ) -> Result<Option<RecipientView>, StoreError> {
+                // The mm primary key, the recipient primary key (mm_id, address), the subscriber
+                // primary key: three point lookups in one statement. A NULL IMPU matches nothing.
+                let row = sqlx::query(
+                    "SELECT m.id, m.message_id, m.transaction_id, m.sender, m.mms_version, m.content_type, \
+                     m.subject, m.size, m.date_ms, m.expiry_ms, m.delivery_report, m.read_report, m.origin_kind, \
+                     m.origin_detail, m.headers, m.received_ms, r.mm_id, r.address, r.state, r.detail, r.attempts, \
+                     r.last_error, r.created_ms, r.updated_ms, \
+                     (SELECT s.msisdn FROM subscriber s WHERE s.impu = $3) AS subscriber_msisdn \
+                     FROM mm m LEFT JOIN recipient r ON r.mm_id = m.id AND r.address = $2 WHERE m.id = $1",
+                )
+                .bind(id.as_str())
+                .bind(recipient)
+                .bind(impu)
+                .fetch_optional(&mut *c)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let record = match row.try_get::<Option<String>, _>("mm_id")? {
+                    Some(_) => Some(recipient_from_row(&row)?),
+                    None => None,
+                };
+                Ok(Some(RecipientView {
+                    mm: head_from_row(&row)?,
+                    record,
+                    subscriber_msisdn: row.try_get("subscriber_msisdn")?,
+                }))
             }
 
             fn recipient_from_row(row: &$Row) -> Result<RecipientRecord, StoreError> {
@@ -889,6 +939,21 @@ macro_rules! backend {
             async fn mm(&self, id: &$crate::MmId) -> Result<Option<$crate::StoredMm>, $crate::StoreError> {
                 let id = id.clone();
                 self.read(move |c| Box::pin(q::load_mm(c, id))).await
+            }
+
+            async fn mm_head(&self, id: &$crate::MmId) -> Result<Option<$crate::MmHead>, $crate::StoreError> {
+                let id = id.clone();
+                self.read(move |c| Box::pin(q::load_mm_head(c, id))).await
+            }
+
+            async fn recipient_view(
+                &self,
+                id: &$crate::MmId,
+                recipient: &str,
+                impu: Option<&str>,
+            ) -> Result<Option<$crate::RecipientView>, $crate::StoreError> {
+                let (id, recipient, impu) = (id.clone(), recipient.to_owned(), impu.map(str::to_owned));
+                self.read(move |c| Box::pin(q::recipient_view(c, id, recipient, impu))).await
             }
 
             async fn recipients(&self, id: &$crate::MmId) -> Result<Vec<$crate::RecipientRecord>, $crate::StoreError> {

@@ -51,9 +51,9 @@ use std::time::Duration;
 
 pub use error::{OpenError, QueueError, StoreError, UpdateError};
 pub use model::{
-    ALL_KINDS, AcceptOutcome, ExpiredRecipient, ItemId, Lease, LeasedItem, MessageRecipient, MmId,
-    MmMeta, NasKey, NewMm, NewOutboxItem, NewRecipient, Origin, OutboxEffects, OutboxKind,
-    RadiusBinding, RecipientRecord, RetrievalToken, StoredMm, Timestamp,
+    ALL_KINDS, AcceptOutcome, ExpiredRecipient, ItemId, Lease, LeasedItem, MessageRecipient,
+    MmHead, MmId, MmMeta, NasKey, NewMm, NewOutboxItem, NewRecipient, Origin, OutboxEffects,
+    OutboxKind, RadiusBinding, RecipientRecord, RecipientView, RetrievalToken, StoredMm, Timestamp,
 };
 pub use postgres::PgStore;
 pub use retry::{RetryPolicy, retry_at, retry_at_random};
@@ -80,6 +80,22 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Reads an MM with its headers and body.
     fn mm(&self, id: &MmId) -> impl Future<Output = Result<Option<StoredMm>, StoreError>> + Send;
+
+    /// Reads an MM's indexed fields and headers, without its body.
+    fn mm_head(&self, id: &MmId)
+    -> impl Future<Output = Result<Option<MmHead>, StoreError>> + Send;
+
+    /// Reads, in one round trip, an MM without its body, the record of its recipient `recipient`
+    /// and, when `impu` is given, the subscriber table's MSISDN for that IMPU (what
+    /// [`Store::msisdn_for_impu`] answers). `None` when the MM is not stored. The routing worker
+    /// (which checks the subscriber table before resolving, DESIGN.md §3) and the notifier read
+    /// their item's MM with it.
+    fn recipient_view(
+        &self,
+        id: &MmId,
+        recipient: &str,
+        impu: Option<&str>,
+    ) -> impl Future<Output = Result<Option<RecipientView>, StoreError>> + Send;
 
     /// The recipients of an MM, ordered by address.
     fn recipients(
@@ -289,6 +305,19 @@ impl Store for AnyStore {
 
     async fn mm(&self, id: &MmId) -> Result<Option<StoredMm>, StoreError> {
         dispatch!(self, s => s.mm(id))
+    }
+
+    async fn mm_head(&self, id: &MmId) -> Result<Option<MmHead>, StoreError> {
+        dispatch!(self, s => s.mm_head(id))
+    }
+
+    async fn recipient_view(
+        &self,
+        id: &MmId,
+        recipient: &str,
+        impu: Option<&str>,
+    ) -> Result<Option<RecipientView>, StoreError> {
+        dispatch!(self, s => s.recipient_view(id, recipient, impu))
     }
 
     async fn recipients(&self, id: &MmId) -> Result<Vec<RecipientRecord>, StoreError> {

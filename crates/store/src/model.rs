@@ -232,6 +232,33 @@ pub struct StoredMm {
     pub received_at: Timestamp,
 }
 
+/// A stored MM without its body ([`crate::Store::mm_head`]): what the workers that only look at
+/// the indexed fields or the headers read, so a 1–300 KB body is not copied out of the database
+/// for them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MmHead {
+    /// The store's key.
+    pub id: MmId,
+    /// Indexed fields.
+    pub meta: MmMeta,
+    /// The encoded headers, byte for byte as stored.
+    pub headers: Bytes,
+    /// When the store accepted it.
+    pub received_at: Timestamp,
+}
+
+/// One recipient of an MM as a worker sees it, read at once ([`crate::Store::recipient_view`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecipientView {
+    /// The MM without its body.
+    pub mm: MmHead,
+    /// The recipient's record; `None` when the MM has no such recipient.
+    pub record: Option<RecipientRecord>,
+    /// The MSISDN the subscriber table holds for the IMPU asked about, if one was asked about
+    /// and it is there (DESIGN.md §3/§4: a subscriber of the table is local).
+    pub subscriber_msisdn: Option<String>,
+}
+
 /// One recipient of an MM being accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewRecipient {

@@ -58,6 +58,95 @@ pub async fn accepted_mm_reads_back_byte_for_byte(b: Backend) {
     assert_eq!(s.mm(&MmId::generate()).await.unwrap(), None);
 }
 
+pub async fn mm_head_and_recipient_view_read_everything_but_the_body(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    let mm = mm4(7, 30_000);
+    let (bob, _) = local_rcpt("sip:bob@b.example");
+    let id = stored(
+        s.accept_mm(
+            mm.clone(),
+            vec![bob, rcpt("tel:+4917612345678", RecipientState::Resolving)],
+            vec![],
+            T0,
+        )
+        .await
+        .unwrap(),
+    );
+    s.put_subscriber("sip:bob@b.example", "491761111")
+        .await
+        .unwrap();
+    let head = s.mm_head(&id).await.unwrap().expect("stored");
+    let expected = MmHead {
+        id: id.clone(),
+        meta: mm.meta.clone(),
+        headers: mm.headers.clone(),
+        received_at: T0,
+    };
+    assert_eq!(head, expected);
+    assert_eq!(s.mm_head(&MmId::generate()).await.unwrap(), None);
+
+    // The recipient's record and the subscriber table's answer come with the head.
+    let records = s.recipients(&id).await.unwrap();
+    let view = s
+        .recipient_view(&id, "sip:bob@b.example", Some("sip:bob@b.example"))
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(view.mm, expected);
+    assert_eq!(view.record.as_ref(), records.first());
+    assert_eq!(
+        view.record.as_ref().map(|r| r.state),
+        Some(RecipientState::Notifying)
+    );
+    assert_eq!(view.subscriber_msisdn.as_deref(), Some("491761111"));
+    for (impu, want) in [
+        (
+            Some("sip:bob@b.example"),
+            s.msisdn_for_impu("sip:bob@b.example").await.unwrap(),
+        ),
+        (Some("tel:+4917612345678"), None),
+        (None, None),
+    ] {
+        let view = s
+            .recipient_view(&id, "tel:+4917612345678", impu)
+            .await
+            .unwrap()
+            .expect("stored");
+        assert_eq!(view.record.as_ref(), records.get(1), "{impu:?}");
+        assert_eq!(view.subscriber_msisdn, want, "{impu:?}");
+    }
+
+    // An address the MM was not sent to: the MM, but no record.
+    let view = s
+        .recipient_view(&id, "sip:carol@b.example", Some("sip:bob@b.example"))
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!((view.mm.id, view.record), (id.clone(), None));
+    assert_eq!(view.subscriber_msisdn.as_deref(), Some("491761111"));
+    // A subscriber removed on another node is seen at the next read (no cache).
+    assert!(s.remove_subscriber("sip:bob@b.example").await.unwrap());
+    let view = s
+        .recipient_view(&id, "sip:bob@b.example", Some("sip:bob@b.example"))
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(view.subscriber_msisdn, None);
+    assert_eq!(
+        s.recipient_view(
+            &MmId::generate(),
+            "sip:bob@b.example",
+            Some("sip:bob@b.example")
+        )
+        .await
+        .unwrap(),
+        None
+    );
+}
+
 pub async fn store_survives_reopen(b: Backend) {
     let Some(db) = TestDb::new(b).await else {
         return;
@@ -1291,6 +1380,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     accepted_mm_reads_back_byte_for_byte,
+    mm_head_and_recipient_view_read_everything_but_the_body,
     store_survives_reopen,
     mm4_forward_seen_before_is_a_duplicate_per_recipient,
     recipient_in_non_initial_state_is_refused_and_nothing_stored,
