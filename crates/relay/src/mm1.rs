@@ -42,17 +42,13 @@ use mms_pdu::{
     RetrieveStatus, SendConf, SendReq, SenderVisibility, Status, TimeSpec,
 };
 use mms_store::{
-    MmId, MmMeta, NewMm, NewOutboxItem, NewRecipient, Origin, OutboxEffects, OutboxKind,
-    RecipientEvent, RecipientState, RetrievalToken, Store, StoreError, StoredMm, Timestamp,
-    UpdateError,
+    MmId, MmMeta, NewMm, NewRecipient, Origin, OutboxEffects, OutboxKind, RecipientEvent,
+    RecipientState, RetrievalToken, Store, StoreError, StoredMm, Timestamp, UpdateError,
 };
 
 use crate::config::RelayConfig;
 use crate::identity::{AuthenticatedUa, IdentitySources, RequestFacts, SenderError, sender_for};
-use crate::jobs::{
-    DeliveryIndJob, DeliveryReportJob, Job, Mm4DeliveryReportJob, Mm4ReadReplyJob, ReadOrigIndJob,
-    ReadReportJob, ResolveJob,
-};
+use crate::jobs::{Job, Mm4ReadReplyJob, ReadOrigIndJob, ReadReportJob, ResolveJob};
 
 /// `application/vnd.wap.mms-message` (MMS ENC §5).
 pub const MMS_CONTENT_TYPE: &str = "application/vnd.wap.mms-message";
@@ -814,35 +810,16 @@ async fn finish_delivery<S: Store>(
 ) -> Result<(), ReportError> {
     let store = &state.inner.store;
     let mm = store
-        .mm(mm_id)
+        .mm_head(mm_id)
         .await?
         .ok_or(ReportError::UnknownTransaction)?;
     let now = Timestamp::now();
     let mut effects = OutboxEffects::default();
-    if mm.meta.delivery_report && report_allowed != Some(false) {
-        let report = DeliveryReportJob {
-            message_id: mm.meta.message_id.clone(),
-            sender: mm.meta.from.clone(),
-            recipient: recipient.to_owned(),
-            status: outcome.0,
-            status_text: None,
-            date: now_secs(now),
-            originator_system: match &mm.meta.origin {
-                Origin::Mm4 { originator_system } => Some(originator_system.clone()),
-                Origin::Mm1 { .. } => None,
-            },
-        };
-        let (kind, payload) = match &mm.meta.origin {
-            Origin::Mm1 { .. } => (OutboxKind::DeliveryInd, DeliveryIndJob(report).to_payload()),
-            Origin::Mm4 { .. } => (
-                OutboxKind::Mm4DeliveryReport,
-                Mm4DeliveryReportJob(report).to_payload(),
-            ),
-        };
+    if report_allowed != Some(false) {
         // Keyed like the store's expiry reports, so one recipient gets one report.
-        effects
-            .enqueue
-            .push(NewOutboxItem::for_recipient(kind, mm_id, recipient, now).with_payload(payload));
+        effects.enqueue.extend(crate::reports::delivery_report_item(
+            mm_id, &mm.meta, recipient, outcome, None, now,
+        ));
     }
     let queued: Vec<OutboxKind> = effects.enqueue.iter().map(|i| i.kind).collect();
     let event = if outcome == Status::REJECTED {
@@ -1173,6 +1150,13 @@ mod tests {
             received_at: Timestamp::from_millis(0),
         };
         assert_eq!(stored_pdu(&mm).unwrap(), Pdu::SendReq(req.clone()));
+        // The headers alone decode to the same request without its parts: what the notifier
+        // reads (`Store::recipient_view` leaves the body in the database).
+        let head_only = SendReq {
+            body: Body::Multipart(Vec::new()),
+            ..req.clone()
+        };
+        assert_eq!(Pdu::decode(&mm.headers).unwrap(), Pdu::SendReq(head_only));
         let conf = retrieve_conf_of(&mm, Some("tok".into())).unwrap();
         assert_eq!(conf.message_id.as_deref(), Some("m@x"));
         assert_eq!(conf.transaction_id.as_deref(), Some("tok"));

@@ -791,7 +791,7 @@ impl<S: Store> Mm4Inbound<S> {
             tracing::info!(transaction = %res.transaction_id, "MM4_forward.RES for no forward of ours");
             return Ok(());
         };
-        let mm = match self.store.mm(&mm_id).await {
+        let mm = match self.store.mm_head(&mm_id).await {
             Ok(Some(mm)) => mm,
             Ok(None) => return Ok(()),
             Err(e) => return Err(Reject::transient(format!("store unavailable: {e}"))),
@@ -808,7 +808,8 @@ impl<S: Store> Mm4Inbound<S> {
         );
         tracing::info!(mm = %mm_id, recipient, error, "forward refused by the peer");
         let report = delivery_report_item(
-            &mm,
+            &mm.id,
+            &mm.meta,
             &recipient,
             status_for_request_status(res.request_status),
             Some(error.clone()),
@@ -1282,7 +1283,17 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
         error: String,
         status: Status,
     ) -> Outcome {
-        fail_recipient(&self.store, &self.wake, item, mm, recipient, error, status).await
+        fail_recipient(
+            &self.store,
+            &self.wake,
+            item,
+            &mm.id,
+            &mm.meta,
+            recipient,
+            error,
+            status,
+        )
+        .await
     }
 
     /// Sends a response or report (of the item leased until `lease_until`) to `hosts`; `expiry`

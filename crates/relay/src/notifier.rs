@@ -27,8 +27,8 @@ use mms_pdu::{
     ReadOrigInd, ReadStatus, SenderVisibility, Status, TimeSpec,
 };
 use mms_store::{
-    LeasedItem, OutboxEffects, OutboxKind, RecipientEvent, RecipientState, RetrievalToken, Store,
-    StoredMm, Timestamp,
+    LeasedItem, MmHead, OutboxEffects, OutboxKind, RecipientEvent, RecipientState, RecipientView,
+    RetrievalToken, Store, Timestamp,
 };
 use serde::Deserialize;
 use smpp::SubmitSm;
@@ -41,7 +41,7 @@ use wap_push::{ConcatReference, Ports, ReferenceAllocator, ReferenceWidth, Segme
 use crate::jobs::{Job, PushJob};
 use crate::reports::{
     ReportItemError, delivery_report_of, fail_recipient, outcome_of_update, read_report_of,
-    recipient_record, report_expiry, secs,
+    report_expiry, secs,
 };
 use crate::routing::{MsisdnError, QueueTuning, msisdn_for};
 use crate::worker::{self, Handler, Outcome, Wake};
@@ -201,13 +201,14 @@ impl PushError {
 
 /// The `m-notification-ind` (MMS ENC 1.3 §6.2) telling a recipient that `mm` waits at
 /// `<public_url>/m/<token>`. The stored MM is an `m-send-req` (MM1 origin) or `m-retrieve-conf`
-/// (MM4 origin), see [`crate::mm1`].
+/// (MM4 origin), see [`crate::mm1`]; its headers alone decode (the body follows them), and they
+/// hold every field the notification takes.
 pub fn notification_ind(
-    mm: &StoredMm,
+    mm: &MmHead,
     token: &RetrievalToken,
     public_url: &str,
 ) -> Result<NotificationInd, mms_pdu::DecodeError> {
-    let (from, subject, class, priority, delivery_report) = match crate::mm1::stored_pdu(mm)? {
+    let (from, subject, class, priority, delivery_report) = match Pdu::decode(&mm.headers)? {
         Pdu::SendReq(s) => {
             let hide = s.sender_visibility == Some(SenderVisibility::HIDE);
             (
@@ -406,17 +407,20 @@ impl<S: Store> Notifier<S> {
                 error: "push item names no MM and recipient".into(),
             };
         };
-        let (mm, record) = match (
-            self.store.mm(mm_id).await,
-            recipient_record(&self.store, mm_id, recipient).await,
-        ) {
-            (Ok(Some(mm)), Ok(Some(r))) => (mm, r),
-            (Ok(_), Ok(_)) => {
+        // The MM without its body (the notification needs its headers only) and the
+        // recipient's record, in one read.
+        let (mm, record) = match self.store.recipient_view(mm_id, recipient, None).await {
+            Ok(Some(RecipientView {
+                mm,
+                record: Some(r),
+                ..
+            })) => (mm, r),
+            Ok(_) => {
                 return Outcome::Fail {
                     error: format!("MM {mm_id} or recipient {recipient} is no longer stored"),
                 };
             }
-            (Err(e), _) | (_, Err(e)) => {
+            Err(e) => {
                 return Outcome::Retry {
                     error: format!("store: {e}"),
                     expiry: None,
@@ -432,7 +436,8 @@ impl<S: Store> Notifier<S> {
                 &self.store,
                 &self.wake,
                 &item,
-                &mm,
+                &mm.id,
+                &mm.meta,
                 recipient,
                 error,
                 Status::UNREACHABLE,

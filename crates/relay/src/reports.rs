@@ -11,8 +11,8 @@
 
 use mms_pdu::Status;
 use mms_store::{
-    LeasedItem, MmId, NewOutboxItem, Origin, OutboxEffects, OutboxKind, RecipientEvent,
-    RecipientState, Store, StoredMm, Timestamp, UpdateError,
+    LeasedItem, MmId, MmMeta, NewOutboxItem, Origin, OutboxEffects, OutboxKind, RecipientEvent,
+    RecipientState, Store, Timestamp, UpdateError,
 };
 
 use crate::jobs::{
@@ -50,35 +50,36 @@ pub fn status_of_state(state: RecipientState) -> Status {
 /// delivery reports (X-Mms-Delivery-Report: Yes): `m-delivery-ind` for an MM1 sender,
 /// `MM4_delivery_report.REQ` for an MM4 one.
 pub fn delivery_report_item(
-    mm: &StoredMm,
+    mm_id: &MmId,
+    meta: &MmMeta,
     recipient: &str,
     status: Status,
     status_text: Option<String>,
     now: Timestamp,
 ) -> Option<NewOutboxItem> {
-    if !mm.meta.delivery_report {
+    if !meta.delivery_report {
         return None;
     }
     let report = DeliveryReportJob {
-        message_id: mm.meta.message_id.clone(),
-        sender: mm.meta.from.clone(),
+        message_id: meta.message_id.clone(),
+        sender: meta.from.clone(),
         recipient: recipient.to_owned(),
         status: status.0,
         status_text,
         date: secs(now),
-        originator_system: match &mm.meta.origin {
+        originator_system: match &meta.origin {
             Origin::Mm4 { originator_system } => Some(originator_system.clone()),
             Origin::Mm1 { .. } => None,
         },
     };
-    let (kind, payload) = match &mm.meta.origin {
+    let (kind, payload) = match &meta.origin {
         Origin::Mm1 { .. } => (OutboxKind::DeliveryInd, DeliveryIndJob(report).to_payload()),
         Origin::Mm4 { .. } => (
             OutboxKind::Mm4DeliveryReport,
             Mm4DeliveryReportJob(report).to_payload(),
         ),
     };
-    Some(NewOutboxItem::for_recipient(kind, &mm.id, recipient, now).with_payload(payload))
+    Some(NewOutboxItem::for_recipient(kind, mm_id, recipient, now).with_payload(payload))
 }
 
 /// What became of a leased recipient item after `update_recipient` returned `result`.
@@ -110,23 +111,24 @@ pub(crate) async fn fail_recipient<S: Store>(
     store: &S,
     wake: &Wake,
     item: &LeasedItem,
-    mm: &StoredMm,
+    mm_id: &MmId,
+    meta: &MmMeta,
     recipient: &str,
     error: String,
     status: Status,
 ) -> Outcome {
     let now = Timestamp::now();
-    tracing::info!(mm = %mm.id, recipient, error = %error, status = status.0, "recipient failed");
+    tracing::info!(mm = %mm_id, recipient, error = %error, status = status.0, "recipient failed");
     let effects = OutboxEffects {
         complete: Some(item.lease()),
-        enqueue: delivery_report_item(mm, recipient, status, Some(error.clone()), now)
+        enqueue: delivery_report_item(mm_id, meta, recipient, status, Some(error.clone()), now)
             .into_iter()
             .collect(),
     };
     let queued: Vec<OutboxKind> = effects.enqueue.iter().map(|i| i.kind).collect();
     let result = store
         .update_recipient(
-            &mm.id,
+            mm_id,
             recipient,
             RecipientEvent::Failed { error },
             effects,
@@ -172,13 +174,10 @@ pub async fn delivery_report_of<S: Store>(
     let (Some(mm_id), Some(recipient)) = (&item.mm_id, &item.recipient) else {
         return Err(ReportItemError::Unnamed);
     };
-    let mm = store
-        .mm(mm_id)
-        .await?
-        .ok_or_else(|| ReportItemError::Gone(mm_id.to_string()))?;
-    let record = recipient_record(store, mm_id, recipient)
-        .await?
-        .ok_or_else(|| ReportItemError::Gone(mm_id.to_string()))?;
+    let view = store.recipient_view(mm_id, recipient, None).await?;
+    let Some((mm, record)) = view.and_then(|v| Some((v.mm, v.record?))) else {
+        return Err(ReportItemError::Gone(mm_id.to_string()));
+    };
     Ok(DeliveryReportJob {
         message_id: mm.meta.message_id.clone(),
         sender: mm.meta.from.clone(),
@@ -224,13 +223,11 @@ pub(crate) fn report_expiry(date_secs: u64, keep_secs: u64) -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
-    use mms_store::MmMeta;
 
-    fn mm(origin: Origin, delivery_report: bool) -> StoredMm {
-        StoredMm {
-            id: MmId::from_string("m1".into()),
-            meta: MmMeta {
+    fn mm(origin: Origin, delivery_report: bool) -> (MmId, MmMeta) {
+        (
+            MmId::from_string("m1".into()),
+            MmMeta {
                 message_id: "msg-1@a.example".into(),
                 transaction_id: "t".into(),
                 from: "sip:alice@a.example".into(),
@@ -244,36 +241,41 @@ mod tests {
                 read_report: false,
                 origin,
             },
-            headers: Bytes::new(),
-            body: Bytes::new(),
-            received_at: Timestamp::from_millis(0),
-        }
+        )
     }
 
     #[test]
     fn no_report_item_when_the_sender_did_not_ask_mms_enc_7_3_13() {
-        let m = mm(
+        let (id, m) = mm(
             Origin::Mm1 {
                 identity: "x".into(),
             },
             false,
         );
         assert!(
-            delivery_report_item(&m, "tel:+491", Status::UNREACHABLE, None, Timestamp::now())
-                .is_none()
+            delivery_report_item(
+                &id,
+                &m,
+                "tel:+491",
+                Status::UNREACHABLE,
+                None,
+                Timestamp::now()
+            )
+            .is_none()
         );
     }
 
     #[test]
     fn mm1_sender_gets_delivery_ind_and_mm4_sender_an_mm4_report_keyed_per_recipient() {
         let now = Timestamp::from_millis(5_000);
-        let m = mm(
+        let (id, m) = mm(
             Origin::Mm1 {
                 identity: "x".into(),
             },
             true,
         );
-        let item = delivery_report_item(&m, "tel:+491", Status::UNREACHABLE, None, now).unwrap();
+        let item =
+            delivery_report_item(&id, &m, "tel:+491", Status::UNREACHABLE, None, now).unwrap();
         assert_eq!(item.kind, OutboxKind::DeliveryInd);
         assert_eq!(item.idempotency_key, "delivery-ind:m1:tel:+491");
         let job = DeliveryIndJob::from_payload(&item.payload).unwrap().0;
@@ -282,13 +284,13 @@ mod tests {
             (135, 5, None)
         );
 
-        let m = mm(
+        let (id, m) = mm(
             Origin::Mm4 {
                 originator_system: "system-user@mms.a.example".into(),
             },
             true,
         );
-        let item = delivery_report_item(&m, "tel:+491", Status::EXPIRED, None, now).unwrap();
+        let item = delivery_report_item(&id, &m, "tel:+491", Status::EXPIRED, None, now).unwrap();
         assert_eq!(item.kind, OutboxKind::Mm4DeliveryReport);
         let job = Mm4DeliveryReportJob::from_payload(&item.payload).unwrap().0;
         assert_eq!(

@@ -22,8 +22,8 @@ use mms_address::Address;
 use mms_pdu::Status;
 use mms_resolver::{DnsLookup, Resolver, Route};
 use mms_store::{
-    LeasedItem, NewOutboxItem, Origin, OutboxEffects, OutboxKind, RecipientEvent, RetryPolicy,
-    Store, StoredMm, Timestamp,
+    LeasedItem, MmHead, NewOutboxItem, Origin, OutboxEffects, OutboxKind, RecipientEvent,
+    RetryPolicy, Store, Timestamp,
 };
 use serde::Deserialize;
 use tokio::task::JoinHandle;
@@ -114,20 +114,32 @@ pub async fn msisdn_for<S: Store>(
     sh: Option<&ShClient>,
     address: &Address,
 ) -> Result<String, MsisdnError> {
+    match msisdn_outside_the_table(sh, address).await {
+        Some(found) => found,
+        None => match store.msisdn_for_impu(&address.to_string()).await {
+            Ok(Some(m)) => Ok(m),
+            Ok(None) => Err(MsisdnError::Unknown(address.to_string())),
+            Err(e) => Err(MsisdnError::Unavailable(e.to_string())),
+        },
+    }
+}
+
+/// [`msisdn_for`] when the answer does not come from the subscriber table: a `tel:` number's
+/// digits, or a SIP URI's MSISDN over Sh. `None`: the subscriber table decides.
+async fn msisdn_outside_the_table(
+    sh: Option<&ShClient>,
+    address: &Address,
+) -> Option<Result<String, MsisdnError>> {
     match (address, sh) {
-        (Address::Tel(n), _) => Ok(n.digits().to_owned()),
-        (Address::Sip(uri), Some(sh)) => sh.msisdn_for(&uri.to_string()).await.map_err(|e| {
+        (Address::Tel(n), _) => Some(Ok(n.digits().to_owned())),
+        (Address::Sip(uri), Some(sh)) => Some(sh.msisdn_for(&uri.to_string()).await.map_err(|e| {
             if e.is_transient() {
                 MsisdnError::Unavailable(e.to_string())
             } else {
                 MsisdnError::Unknown(format!("{address}: {e}"))
             }
-        }),
-        _ => match store.msisdn_for_impu(&address.to_string()).await {
-            Ok(Some(m)) => Ok(m),
-            Ok(None) => Err(MsisdnError::Unknown(address.to_string())),
-            Err(e) => Err(MsisdnError::Unavailable(e.to_string())),
-        },
+        })),
+        _ => None,
     }
 }
 
@@ -164,19 +176,21 @@ impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
         }
     }
 
-    async fn decide(&self, address: &Address) -> Decision {
+    /// Where `address` goes. `subscriber` is the subscriber table's MSISDN for it, read with the
+    /// MM ([`Store::recipient_view`]).
+    async fn decide(&self, address: &Address, subscriber: Option<String>) -> Decision {
         // A subscriber in our own table is local whatever the resolver's configuration says.
-        match self.store.msisdn_for_impu(&address.to_string()).await {
-            Ok(Some(msisdn)) => return Decision::Local { msisdn },
-            Ok(None) => {}
-            Err(e) => return Decision::Transient(format!("subscriber table: {e}")),
+        if let Some(msisdn) = subscriber {
+            return Decision::Local { msisdn };
         }
         let resolution = self.resolver.resolve(address).await;
         match resolution.outcome {
-            Ok(Route::Local) => match msisdn_for(&self.store, self.sh.as_deref(), address).await {
-                Ok(msisdn) => Decision::Local { msisdn },
-                Err(MsisdnError::Unavailable(e)) => Decision::Transient(e),
-                Err(e) => Decision::Permanent(e.to_string()),
+            // What `msisdn_for` does, without asking the subscriber table again.
+            Ok(Route::Local) => match msisdn_outside_the_table(self.sh.as_deref(), address).await {
+                Some(Ok(msisdn)) => Decision::Local { msisdn },
+                Some(Err(MsisdnError::Unavailable(e))) => Decision::Transient(e),
+                Some(Err(e)) => Decision::Permanent(e.to_string()),
+                None => Decision::Permanent(MsisdnError::Unknown(address.to_string()).to_string()),
             },
             Ok(Route::Peer { mmse_domain, .. }) => Decision::Remote { mmse_domain },
             Err(e) if e.is_transient() => Decision::Transient(e.to_string()),
@@ -202,8 +216,16 @@ impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
                 error: "resolve item names no MM and recipient".into(),
             };
         };
-        let mm = match self.store.mm(mm_id).await {
-            Ok(Some(mm)) => mm,
+        let address = Address::parse(recipient);
+        // The MM without its body and the subscriber table's answer for the recipient, in one
+        // read (no cache: another node's change to the table counts from the next item on).
+        let impu = address.as_ref().ok().map(Address::to_string);
+        let (mm, subscriber) = match self
+            .store
+            .recipient_view(mm_id, recipient, impu.as_deref())
+            .await
+        {
+            Ok(Some(view)) => (view.mm, view.subscriber_msisdn),
             Ok(None) => {
                 return Outcome::Fail {
                     error: format!("MM {mm_id} is no longer stored"),
@@ -216,7 +238,7 @@ impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
                 };
             }
         };
-        let address = match Address::parse(recipient) {
+        let address = match address {
             Ok(a) => a,
             Err(e) => {
                 return self
@@ -224,7 +246,7 @@ impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
                     .await;
             }
         };
-        match self.decide(&address).await {
+        match self.decide(&address, subscriber).await {
             Decision::Local { msisdn } => {
                 let push = PushJob {
                     msisdn: Some(msisdn.clone()),
@@ -276,7 +298,7 @@ impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
     async fn settle(
         &self,
         item: &LeasedItem,
-        mm: &StoredMm,
+        mm: &MmHead,
         recipient: &str,
         event: RecipientEvent,
         payload: bytes::Bytes,
@@ -301,7 +323,7 @@ impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
     async fn fail(
         &self,
         item: &LeasedItem,
-        mm: &StoredMm,
+        mm: &MmHead,
         recipient: &str,
         error: String,
     ) -> Outcome {
@@ -309,7 +331,8 @@ impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
             &self.store,
             &self.wake,
             item,
-            mm,
+            &mm.id,
+            &mm.meta,
             recipient,
             error,
             Status::UNREACHABLE,

@@ -81,9 +81,15 @@ async fn mm_crosses_mm4_to_relay_b_bob_is_notified_and_the_delivery_report_retur
 
     // Bob fetches it: B's MM1 side marks it Retrieved and queues the MM4 delivery report.
     let now = Timestamp::now();
-    let report =
-        relay::reports::delivery_report_item(&stored, &recipient, Status::RETRIEVED, None, now)
-            .expect("alice asked for a delivery report");
+    let report = relay::reports::delivery_report_item(
+        &stored.id,
+        &stored.meta,
+        &recipient,
+        Status::RETRIEVED,
+        None,
+        now,
+    )
+    .expect("alice asked for a delivery report");
     b.store
         .update_recipient(
             &b_mm,
