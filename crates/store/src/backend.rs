@@ -104,9 +104,9 @@ macro_rules! backend {
 
             pub(crate) async fn accept(
                 c: &mut Conn,
-                mm: NewMm,
-                recipients: Vec<NewRecipient>,
-                outbox: Vec<NewOutboxItem>,
+                mm: &NewMm,
+                recipients: &[NewRecipient],
+                outbox: &[NewOutboxItem],
                 now: Timestamp,
             ) -> Result<AcceptOutcome, StoreError> {
                 if let Some(bad) = recipients.iter().find(|r| !r.state.is_initial()) {
@@ -139,7 +139,7 @@ macro_rules! backend {
                 if $multi {
                     return accept_in_one_round_trip(c, id, mm, kept, outbox, now).await;
                 }
-                insert_mm(c, &id, &mm, now).await?;
+                insert_mm(c, &id, mm, now).await?;
                 for r in &kept {
                     sqlx::query(
                         "INSERT INTO recipient (mm_id, address, state, attempts, expiry_ms, created_ms, updated_ms) \
@@ -164,7 +164,7 @@ macro_rules! backend {
                         .await?;
                     }
                 }
-                for mut item in outbox {
+                for item in outbox {
                     if let Some(rcpt) = &item.recipient {
                         if !kept.iter().any(|r| &r.address == rcpt) {
                             continue;
@@ -172,13 +172,16 @@ macro_rules! backend {
                     }
                     // Items built before the id existed name no MM: they belong to this one.
                     if item.mm_id.is_none() {
+                        let mut item = item.clone();
                         item.mm_id = Some(id.clone());
+                        enqueue(c, &item, now).await?;
+                    } else {
+                        enqueue(c, item, now).await?;
                     }
-                    enqueue(c, &item, now).await?;
                 }
                 Ok(AcceptOutcome::Stored {
                     id,
-                    recipients: kept.into_iter().map(|r| r.address).collect(),
+                    recipients: kept.into_iter().map(|r| r.address.clone()).collect(),
                 })
             }
 
@@ -187,9 +190,9 @@ macro_rules! backend {
             async fn accept_in_one_round_trip(
                 c: &mut Conn,
                 id: MmId,
-                mm: NewMm,
-                kept: Vec<NewRecipient>,
-                outbox: Vec<NewOutboxItem>,
+                mm: &NewMm,
+                kept: Vec<&NewRecipient>,
+                outbox: &[NewOutboxItem],
                 now: Timestamp,
             ) -> Result<AcceptOutcome, StoreError> {
                 use std::fmt::Write as _;
@@ -206,7 +209,7 @@ macro_rules! backend {
                         sqlx::Arguments::add(&mut args, $value).map_err(|e| StoreError::Invalid(e.to_string()))?
                     };
                 }
-                push!(id.to_string());
+                push!(id.as_str());
                 push!(m.message_id.clone());
                 push!(m.transaction_id.clone());
                 push!(m.from.clone());
@@ -246,7 +249,7 @@ macro_rules! backend {
                         push!(token.as_str().to_owned());
                     }
                 }
-                for item in &outbox {
+                for item in outbox {
                     if let Some(rcpt) = &item.recipient {
                         if !kept.iter().any(|r| &r.address == rcpt) {
                             continue;
@@ -259,10 +262,10 @@ macro_rules! backend {
                          attempts, created_ms) VALUES (${i}, ${k}, ${key}, ${mid}, ${rc}, ${p}, 'pending', ${due}, 0, $17) \
                          ON CONFLICT (idempotency_key) DO NOTHING;"
                     );
-                    push!(ItemId::generate().to_string());
+                    push!(ItemId::generate().as_str());
                     push!(item.kind.as_str());
                     push!(item.idempotency_key.clone());
-                    push!(item.mm_id.as_ref().unwrap_or(&id).to_string());
+                    push!(item.mm_id.as_ref().unwrap_or(&id).as_str());
                     push!(item.recipient.clone());
                     push!(item.payload.to_vec());
                     push!(item.due_at.as_millis());
@@ -271,7 +274,7 @@ macro_rules! backend {
                 sqlx::query_with(sqlx::AssertSqlSafe(sql), args).execute(&mut *c).await?;
                 Ok(AcceptOutcome::Stored {
                     id,
-                    recipients: kept.into_iter().map(|r| r.address).collect(),
+                    recipients: kept.into_iter().map(|r| r.address.clone()).collect(),
                 })
             }
 
@@ -575,14 +578,14 @@ macro_rules! backend {
 
             pub(crate) async fn update_recipient(
                 c: &mut Conn,
-                mm_id: MmId,
-                address: String,
-                event: RecipientEvent,
-                effects: OutboxEffects,
+                mm_id: &MmId,
+                address: &str,
+                event: &RecipientEvent,
+                effects: &OutboxEffects,
                 now: Timestamp,
             ) -> Result<RecipientState, UpdateError> {
                 if $multi {
-                    if let Some(to) = update_recipient_in_one_round_trip(c, &mm_id, &address, &event, &effects, now).await? {
+                    if let Some(to) = update_recipient_in_one_round_trip(c, mm_id, address, event, effects, now).await? {
                         return Ok(to);
                     }
                     // The recipient was not updated: the path below names the reason (its own
@@ -593,22 +596,22 @@ macro_rules! backend {
                     $row_lock
                 ))
                 .bind(mm_id.as_str())
-                .bind(&address)
+                .bind(address)
                 .fetch_optional(&mut *c)
                 .await?;
                 let Some(row) = row else {
-                    return Err(UpdateError::UnknownRecipient { mm_id: mm_id.to_string(), recipient: address });
+                    return Err(UpdateError::UnknownRecipient { mm_id: mm_id.to_string(), recipient: address.to_owned() });
                 };
                 let text: String = row.try_get("state")?;
                 let from = RecipientState::parse(&text).ok_or_else(|| corrupt("recipient state", &text))?;
-                let to = from.apply(&event)?;
+                let to = from.apply(event)?;
                 let changed = sqlx::query(
                     "UPDATE recipient SET state = $4, detail = COALESCE($5, detail), \
                      last_error = COALESCE($6, last_error), updated_ms = $7 \
                      WHERE mm_id = $1 AND address = $2 AND state = $3",
                 )
                 .bind(mm_id.as_str())
-                .bind(&address)
+                .bind(address)
                 .bind(from.as_str())
                 .bind(to.as_str())
                 .bind(event.detail())
@@ -653,7 +656,7 @@ macro_rules! backend {
                         sqlx::Arguments::add(&mut args, $value).map_err(|e| StoreError::Invalid(e.to_string()))?
                     };
                 }
-                push!(mm_id.to_string());
+                push!(mm_id.as_str());
                 push!(address.to_owned());
                 push!(event.detail().map(str::to_owned));
                 push!(event.error().map(str::to_owned));
@@ -684,7 +687,7 @@ macro_rules! backend {
                         "UPDATE outbox SET status = 'done', finished_ms = $5, lease_until_ms = NULL \
                          WHERE id = ${i} AND lease_owner = ${o} AND status = 'pending' RETURNING 'complete' AS step, NULL AS state;"
                     );
-                    push!(lease.item.to_string());
+                    push!(lease.item.as_str());
                     push!(lease.owner.clone());
                 }
                 for item in &effects.enqueue {
@@ -695,10 +698,10 @@ macro_rules! backend {
                          attempts, created_ms) VALUES (${i}, ${k}, ${key}, ${mid}, ${rc}, ${p}, 'pending', ${due}, 0, $5) \
                          ON CONFLICT (idempotency_key) DO NOTHING;"
                     );
-                    push!(ItemId::generate().to_string());
+                    push!(ItemId::generate().as_str());
                     push!(item.kind.as_str());
                     push!(item.idempotency_key.clone());
-                    push!(item.mm_id.as_ref().map(|m| m.to_string()));
+                    push!(item.mm_id.as_ref().map(MmId::as_str));
                     push!(item.recipient.clone());
                     push!(item.payload.to_vec());
                     push!(item.due_at.as_millis());
@@ -933,7 +936,16 @@ macro_rules! backend {
                 outbox: Vec<$crate::NewOutboxItem>,
                 now: $crate::Timestamp,
             ) -> Result<$crate::AcceptOutcome, $crate::StoreError> {
-                self.write(move |c| Box::pin(q::accept(c, mm.clone(), recipients.clone(), outbox.clone(), now))).await
+                // The writer may run a request more than once: share the MM rather than copy it.
+                let request = std::sync::Arc::new((mm, recipients, outbox));
+                self.write(move |c| {
+                    let request = std::sync::Arc::clone(&request);
+                    Box::pin(async move {
+                        let (mm, recipients, outbox) = &*request;
+                        q::accept(c, mm, recipients, outbox, now).await
+                    })
+                })
+                .await
             }
 
             async fn mm(&self, id: &$crate::MmId) -> Result<Option<$crate::StoredMm>, $crate::StoreError> {
@@ -978,9 +990,14 @@ macro_rules! backend {
                 effects: $crate::OutboxEffects,
                 now: $crate::Timestamp,
             ) -> Result<$crate::RecipientState, $crate::UpdateError> {
-                let (mm_id, address) = (mm_id.clone(), address.to_owned());
+                // The writer may run a request more than once: share it rather than copy it.
+                let request = std::sync::Arc::new((mm_id.clone(), address.to_owned(), event, effects));
                 self.write(move |c| {
-                    Box::pin(q::update_recipient(c, mm_id.clone(), address.clone(), event.clone(), effects.clone(), now))
+                    let request = std::sync::Arc::clone(&request);
+                    Box::pin(async move {
+                        let (mm_id, address, event, effects) = &*request;
+                        q::update_recipient(c, mm_id, address, event, effects, now).await
+                    })
                 })
                 .await
             }
