@@ -58,7 +58,7 @@ use crate::notifier::report_item_outcome;
 pub use crate::peer_slots::{PeerSlot, PeerSlots};
 use crate::reports::{
     delivery_report_item, delivery_report_of, fail_recipient, from_secs, outcome_of_update,
-    read_report_of, recipient_record, report_expiry, secs,
+    read_report_of, report_expiry, secs,
 };
 use crate::routing::QueueTuning;
 use crate::worker::{self, Handler, Outcome, Wake};
@@ -1131,17 +1131,14 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
                 error: "forward item names no MM and recipient".into(),
             };
         };
-        let (mm, record) = match (
-            self.store.mm(mm_id).await,
-            recipient_record(&self.store, mm_id, recipient).await,
-        ) {
-            (Ok(Some(mm)), Ok(Some(r))) => (mm, r),
-            (Ok(_), Ok(_)) => {
+        let (mm, record) = match self.store.mm_with_recipient(mm_id, recipient).await {
+            Ok(Some((mm, Some(r)))) => (mm, r),
+            Ok(_) => {
                 return Outcome::Fail {
                     error: format!("MM {mm_id} or recipient {recipient} is no longer stored"),
                 };
             }
-            (Err(e), _) | (_, Err(e)) => {
+            Err(e) => {
                 return Outcome::Retry {
                     error: format!("store: {e}"),
                     expiry: None,

@@ -201,19 +201,6 @@ pub fn read_report_of(item: &LeasedItem) -> Result<ReadReportJob, ReportItemErro
     })
 }
 
-/// One recipient's record.
-pub(crate) async fn recipient_record<S: Store>(
-    store: &S,
-    mm_id: &MmId,
-    address: &str,
-) -> Result<Option<mms_store::RecipientRecord>, mms_store::StoreError> {
-    Ok(store
-        .recipients(mm_id)
-        .await?
-        .into_iter()
-        .find(|r| r.address == address))
-}
-
 /// The latest time a report is worth retrying: a day after the event it reports.
 pub(crate) fn report_expiry(date_secs: u64, keep_secs: u64) -> Timestamp {
     from_secs(date_secs.saturating_add(keep_secs))

@@ -10,6 +10,23 @@ use std::pin::Pin;
 /// A boxed, sendable future borrowing a connection.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// `SELECT` of an MM's columns (body left out) and its recipient `$2`'s columns (NULL when it has
+/// no such recipient), by primary keys, with `$extra` columns.
+macro_rules! mm_and_recipient {
+    ($extra:literal) => {
+        concat!(
+            "SELECT m.id, m.message_id, m.transaction_id, m.sender, m.mms_version, m.content_type, \
+             m.subject, m.size, m.date_ms, m.expiry_ms, m.delivery_report, m.read_report, m.origin_kind, \
+             m.origin_detail, m.headers, m.received_ms, r.mm_id, r.address, r.state, r.detail, r.attempts, \
+             r.last_error, r.created_ms, r.updated_ms",
+            $extra,
+            " FROM mm m LEFT JOIN recipient r ON r.mm_id = m.id AND r.address = $2 WHERE m.id = $1"
+        )
+    };
+}
+
+pub(crate) use mm_and_recipient;
+
 /// Expands to `mod q` (the queries over `$Conn`) and `impl Store for $Store`.
 ///
 /// `$Store` must have inherent `write(f)` and `read(f)` taking
@@ -346,29 +363,42 @@ macro_rules! backend {
             ) -> Result<Option<RecipientView>, StoreError> {
                 // The mm primary key, the recipient primary key (mm_id, address), the subscriber
                 // primary key: three point lookups in one statement. A NULL IMPU matches nothing.
-                let row = sqlx::query(
-                    "SELECT m.id, m.message_id, m.transaction_id, m.sender, m.mms_version, m.content_type, \
-                     m.subject, m.size, m.date_ms, m.expiry_ms, m.delivery_report, m.read_report, m.origin_kind, \
-                     m.origin_detail, m.headers, m.received_ms, r.mm_id, r.address, r.state, r.detail, r.attempts, \
-                     r.last_error, r.created_ms, r.updated_ms, \
-                     (SELECT s.msisdn FROM subscriber s WHERE s.impu = $3) AS subscriber_msisdn \
-                     FROM mm m LEFT JOIN recipient r ON r.mm_id = m.id AND r.address = $2 WHERE m.id = $1",
-                )
+                let row = sqlx::query($crate::backend::mm_and_recipient!(
+                    ", (SELECT s.msisdn FROM subscriber s WHERE s.impu = $3) AS subscriber_msisdn"
+                ))
                 .bind(id.as_str())
                 .bind(recipient)
                 .bind(impu)
                 .fetch_optional(&mut *c)
                 .await?;
                 let Some(row) = row else { return Ok(None) };
-                let record = match row.try_get::<Option<String>, _>("mm_id")? {
-                    Some(_) => Some(recipient_from_row(&row)?),
-                    None => None,
-                };
                 Ok(Some(RecipientView {
                     mm: head_from_row(&row)?,
-                    record,
+                    record: joined_recipient(&row)?,
                     subscriber_msisdn: row.try_get("subscriber_msisdn")?,
                 }))
+            }
+
+            pub(crate) async fn mm_with_recipient(
+                c: &mut Conn,
+                id: MmId,
+                recipient: String,
+            ) -> Result<Option<(StoredMm, Option<RecipientRecord>)>, StoreError> {
+                let row = sqlx::query($crate::backend::mm_and_recipient!(", m.body"))
+                    .bind(id.as_str())
+                    .bind(recipient)
+                    .fetch_optional(&mut *c)
+                    .await?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some((mm_from_row(&row)?, joined_recipient(&row)?)))
+            }
+
+            /// The recipient of a `LEFT JOIN recipient r`: `None` when no row matched.
+            fn joined_recipient(row: &$Row) -> Result<Option<RecipientRecord>, StoreError> {
+                match row.try_get::<Option<String>, _>("mm_id")? {
+                    Some(_) => Ok(Some(recipient_from_row(row)?)),
+                    None => Ok(None),
+                }
             }
 
             fn recipient_from_row(row: &$Row) -> Result<RecipientRecord, StoreError> {
@@ -956,6 +986,15 @@ macro_rules! backend {
             async fn mm_head(&self, id: &$crate::MmId) -> Result<Option<$crate::MmHead>, $crate::StoreError> {
                 let id = id.clone();
                 self.read(move |c| Box::pin(q::load_mm_head(c, id))).await
+            }
+
+            async fn mm_with_recipient(
+                &self,
+                id: &$crate::MmId,
+                recipient: &str,
+            ) -> Result<Option<($crate::StoredMm, Option<$crate::RecipientRecord>)>, $crate::StoreError> {
+                let (id, recipient) = (id.clone(), recipient.to_owned());
+                self.read(move |c| Box::pin(q::mm_with_recipient(c, id, recipient))).await
             }
 
             async fn recipient_view(

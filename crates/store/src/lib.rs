@@ -85,6 +85,15 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn mm_head(&self, id: &MmId)
     -> impl Future<Output = Result<Option<MmHead>, StoreError>> + Send;
 
+    /// Reads, in one round trip, an MM with its body and the record of its recipient
+    /// `recipient` (`None` when it has no such recipient). `None` when the MM is not stored. The
+    /// MM4 forwarding worker reads its item's MM with it.
+    fn mm_with_recipient(
+        &self,
+        id: &MmId,
+        recipient: &str,
+    ) -> impl Future<Output = Result<Option<(StoredMm, Option<RecipientRecord>)>, StoreError>> + Send;
+
     /// Reads, in one round trip, an MM without its body, the record of its recipient `recipient`
     /// and, when `impu` is given, the subscriber table's MSISDN for that IMPU (what
     /// [`Store::msisdn_for_impu`] answers). `None` when the MM is not stored. The routing worker
@@ -309,6 +318,14 @@ impl Store for AnyStore {
 
     async fn mm_head(&self, id: &MmId) -> Result<Option<MmHead>, StoreError> {
         dispatch!(self, s => s.mm_head(id))
+    }
+
+    async fn mm_with_recipient(
+        &self,
+        id: &MmId,
+        recipient: &str,
+    ) -> Result<Option<(StoredMm, Option<RecipientRecord>)>, StoreError> {
+        dispatch!(self, s => s.mm_with_recipient(id, recipient))
     }
 
     async fn recipient_view(

@@ -58,7 +58,7 @@ pub async fn accepted_mm_reads_back_byte_for_byte(b: Backend) {
     assert_eq!(s.mm(&MmId::generate()).await.unwrap(), None);
 }
 
-pub async fn mm_head_and_recipient_view_read_everything_but_the_body(b: Backend) {
+pub async fn mm_head_recipient_view_and_mm_with_recipient_read_in_one_go(b: Backend) {
     let Some(db) = TestDb::new(b).await else {
         return;
     };
@@ -118,6 +118,28 @@ pub async fn mm_head_and_recipient_view_read_everything_but_the_body(b: Backend)
         assert_eq!(view.record.as_ref(), records.get(1), "{impu:?}");
         assert_eq!(view.subscriber_msisdn, want, "{impu:?}");
     }
+
+    // The same with the body, for the worker that forwards it.
+    let (whole, record) = s
+        .mm_with_recipient(&id, "tel:+4917612345678")
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(whole, s.mm(&id).await.unwrap().unwrap());
+    assert_eq!(whole.body, mm.body);
+    assert_eq!(record.as_ref(), records.get(1));
+    let (_, record) = s
+        .mm_with_recipient(&id, "sip:carol@b.example")
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(record, None);
+    assert_eq!(
+        s.mm_with_recipient(&MmId::generate(), "sip:bob@b.example")
+            .await
+            .unwrap(),
+        None
+    );
 
     // An address the MM was not sent to: the MM, but no record.
     let view = s
@@ -1380,7 +1402,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     accepted_mm_reads_back_byte_for_byte,
-    mm_head_and_recipient_view_read_everything_but_the_body,
+    mm_head_recipient_view_and_mm_with_recipient_read_in_one_go,
     store_survives_reopen,
     mm4_forward_seen_before_is_a_duplicate_per_recipient,
     recipient_in_non_initial_state_is_refused_and_nothing_stored,
