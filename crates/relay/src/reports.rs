@@ -107,6 +107,7 @@ pub(crate) fn outcome_of_update(result: Result<RecipientState, UpdateError>) -> 
 /// Fails `recipient` of `mm` for good (DESIGN.md §3: unresolvable, unknown user, permanent peer
 /// or SMSC error): state `Failed`, the leased `item` completed and the delivery report queued,
 /// all in one transaction.
+#[allow(clippy::too_many_arguments)] // the MM is its id and fields: a head or a whole stored MM
 pub(crate) async fn fail_recipient<S: Store>(
     store: &S,
     wake: &Wake,
