@@ -6,6 +6,7 @@
 
 pub mod client;
 mod dialogue;
+pub mod limit;
 mod reply;
 pub mod server;
 mod tls;

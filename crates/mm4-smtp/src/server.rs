@@ -3,7 +3,9 @@
 //! `DataReceiver` (RFC 5321 §4.5.2). A message is answered 250 only after
 //! [`DeliveryHandler::deliver`] returned `Ok` (the relay stored it durably). Only configured
 //! peer networks are served (others get 554 at the greeting, RFC 5321 §3.1); over the
-//! connection limit a client gets 421 (RFC 5321 §3.8). STARTTLS follows RFC 3207.
+//! connection limit, or over the limit of connections from its address, a client gets
+//! `421 4.7.0` (RFC 5321 §3.8, RFC 3463 §3.8) and the connection is closed. STARTTLS follows
+//! RFC 3207.
 
 use std::future::Future;
 use std::io;
@@ -22,6 +24,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::limit::PerAddress;
 use crate::reply::EnhancedCode;
 
 /// Server settings.
@@ -37,6 +40,9 @@ pub struct ServerConfig {
     pub max_recipients: usize,
     /// Most simultaneous connections.
     pub max_connections: usize,
+    /// Most simultaneous connections from one client address (IPv6: one /64), so one host
+    /// holding idle connections cannot take every slot of `max_connections`.
+    pub max_connections_per_ip: usize,
     /// Longest command line, CRLF included (RFC 5321 §4.5.3.1.4: 512).
     pub max_line_length: usize,
     /// Time a client has to send each whole command line, however it trickles in (RFC 5321
@@ -58,6 +64,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_message_size", &self.max_message_size)
             .field("max_recipients", &self.max_recipients)
             .field("max_connections", &self.max_connections)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("max_line_length", &self.max_line_length)
             .field("command_timeout", &self.command_timeout)
             .field("data_timeout", &self.data_timeout)
@@ -69,8 +76,8 @@ impl std::fmt::Debug for ServerConfig {
 
 impl ServerConfig {
     /// Defaults from RFC 5321 §4.5.3 for the given host name and peer networks:
-    /// 10 MB messages, 100 recipients, 512 connections, 512-octet lines, 5 min per command,
-    /// 3 min per DATA chunk and 10 min for a whole message.
+    /// 10 MB messages, 100 recipients, 512 connections (32 from one address), 512-octet lines,
+    /// 5 min per command, 3 min per DATA chunk and 10 min for a whole message.
     pub fn new(hostname: impl Into<String>, peers: Vec<IpNet>) -> Self {
         ServerConfig {
             hostname: hostname.into(),
@@ -78,6 +85,7 @@ impl ServerConfig {
             max_message_size: 10 * 1024 * 1024,
             max_recipients: 100,
             max_connections: 512,
+            max_connections_per_ip: 32,
             max_line_length: 512,
             command_timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(180),
@@ -180,6 +188,7 @@ impl SmtpServer {
         shutdown: CancellationToken,
     ) -> io::Result<()> {
         let slots = Arc::new(Semaphore::new(self.config.max_connections));
+        let per_address = PerAddress::new(self.config.max_connections_per_ip);
         let mut tasks = JoinSet::new();
         loop {
             while tasks.try_join_next().is_some() {}
@@ -200,6 +209,14 @@ impl SmtpServer {
                 tasks.spawn(refuse(stream, "554 5.7.1 Access denied\r\n"));
                 continue;
             }
+            let Some(own) = per_address.try_acquire(peer.ip()) else {
+                tracing::debug!(%peer, "SMTP connection over the per-address limit refused");
+                tasks.spawn(refuse(
+                    stream,
+                    "421 4.7.0 Too many connections from your address, try again later\r\n",
+                ));
+                continue;
+            };
             let Ok(permit) = slots.clone().try_acquire_owned() else {
                 tasks.spawn(refuse(
                     stream,
@@ -209,7 +226,7 @@ impl SmtpServer {
             };
             let (handler, shutdown) = (handler.clone(), shutdown.clone());
             tasks.spawn(async move {
-                let _permit = permit;
+                let _permits = (permit, own);
                 let _ = stream.set_nodelay(true);
                 if let Err(e) =
                     serve_connection(&mut stream, peer, &config, &*handler, &shutdown).await

@@ -121,7 +121,18 @@ struct Raw {
 
 impl Raw {
     async fn connect(addr: SocketAddr) -> Raw {
-        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
+        Self::of(TcpStream::connect(addr).await.unwrap())
+    }
+
+    /// Connects from `source` (any of 127.0.0.0/8 is loopback on Linux).
+    async fn connect_from(source: std::net::IpAddr, addr: SocketAddr) -> Raw {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(source, 0)).unwrap();
+        Self::of(socket.connect(addr).await.unwrap())
+    }
+
+    fn of(stream: TcpStream) -> Raw {
+        let (r, w) = stream.into_split();
         Raw {
             reader: BufReader::new(r),
             writer: w,

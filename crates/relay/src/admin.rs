@@ -43,6 +43,7 @@ impl Default for AdminConfig {
             tls: None,
             limits: HttpLimits {
                 max_connections: 64,
+                max_connections_per_ip: 16,
                 ..HttpLimits::default()
             },
         }
@@ -125,6 +126,7 @@ pub async fn spawn<S: Store>(
         listener,
         router(store),
         config.limits.clone(),
+        Vec::new(),
         tls,
         cancel,
     ));

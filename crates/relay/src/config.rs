@@ -306,6 +306,22 @@ impl Default for IdentityConfig {
     }
 }
 
+impl IdentityConfig {
+    /// The networks whose clients are many users behind one address: the trusted proxies when
+    /// `auth_proxy` is on and the WAP gateways when `wap_gateway` is on. The MM1 listener does not
+    /// apply `max_connections_per_ip` to them.
+    pub fn shared_addresses(&self) -> Vec<Cidr> {
+        let mut nets = Vec::new();
+        if self.auth_proxy {
+            nets.extend(&self.trusted_proxies);
+        }
+        if self.wap_gateway {
+            nets.extend(&self.wap_gateways);
+        }
+        nets
+    }
+}
+
 /// `[radius]`: the accounting listener (RFC 2866 §3) that binds framed IP addresses to MSISDNs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]

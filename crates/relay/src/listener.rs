@@ -2,8 +2,12 @@
 //! a header read timeout (slow clients are cut off), limits on the request head, and optional TLS
 //! (rustls) for the admin listener.
 //!
-//! Over `max_connections`, a new connection is answered `503 Service Unavailable` (in clear) or
-//! closed (TLS) at once, so a flood costs one short task per connection and never queues.
+//! Over `max_connections`, or over `max_connections_per_ip` from one client address, a new
+//! connection is answered `503 Service Unavailable` with `Retry-After` (RFC 9110 §15.6.4,
+//! §10.2.3) in clear, or closed (TLS), at once: a flood costs one short task per connection and
+//! never queues, and a flood from one address leaves the other clients their slots. Addresses
+//! that front many clients (the trusted authentication proxies and WAP gateways of MM1) are not
+//! limited per address.
 
 use std::convert::Infallible;
 use std::io;
@@ -16,6 +20,7 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use mm4_smtp::limit::PerAddress;
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -23,6 +28,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+
+use crate::config::{Cidr, in_any};
 
 /// Smallest read buffer hyper accepts (it panics below it).
 const MIN_HEAD_BYTES: usize = 8192;
@@ -33,6 +40,9 @@ const MIN_HEAD_BYTES: usize = 8192;
 pub struct HttpLimits {
     /// Most connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
+    /// Most connections served at once from one client address (IPv6: one /64); more are
+    /// answered 503 and closed. Proxies and gateways the listener is told about are exempt.
+    pub max_connections_per_ip: usize,
     /// Milliseconds a client gets to send a complete request head (request line and headers),
     /// counted from the connection (or the previous response); slower clients are disconnected.
     pub header_timeout_ms: u64,
@@ -48,6 +58,7 @@ impl Default for HttpLimits {
     fn default() -> Self {
         Self {
             max_connections: 1024,
+            max_connections_per_ip: 64,
             header_timeout_ms: 10_000,
             body_timeout_ms: 60_000,
             max_headers: 64,
@@ -69,8 +80,8 @@ impl HttpLimits {
 
     /// `Err(reason)` when a limit cannot work (zero, or a head limit under 8192 octets).
     pub fn check(&self) -> Result<(), &'static str> {
-        if self.max_connections == 0 {
-            return Err("max_connections must be positive");
+        if self.max_connections == 0 || self.max_connections_per_ip == 0 {
+            return Err("max_connections and max_connections_per_ip must be positive");
         }
         if self.header_timeout_ms == 0 || self.body_timeout_ms == 0 {
             return Err("timeouts must be positive");
@@ -111,15 +122,19 @@ impl TlsFiles {
 
 /// Serves `app` on `listener` under `limits` (over TLS when `tls` is set) until `shutdown` is
 /// cancelled; then stops accepting, lets open connections finish their request and returns.
+/// Clients in `shared` (proxies, gateways: many users behind one address) are bound by
+/// `max_connections` only, not by `max_connections_per_ip`.
 /// Handlers see the client's address as [`ConnectInfo<SocketAddr>`].
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: HttpLimits,
+    shared: Vec<Cidr>,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let per_address = PerAddress::new(limits.max_connections_per_ip);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -143,8 +158,18 @@ pub async fn serve(
             },
             () = shutdown.cancelled() => break,
         };
+        let own = if in_any(&shared, peer.ip()) {
+            None
+        } else if let Some(own) = per_address.try_acquire(peer.ip()) {
+            Some(own)
+        } else {
+            metrics::counter!("http_connections_refused_total", "limit" => "per_ip").increment(1);
+            tracing::debug!(%peer, "HTTP connection over the per-address limit refused");
+            tasks.spawn(refuse(stream, acceptor.is_none()));
+            continue;
+        };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            metrics::counter!("http_connections_refused_total").increment(1);
+            metrics::counter!("http_connections_refused_total", "limit" => "total").increment(1);
             tracing::debug!(%peer, "HTTP connection over the limit refused");
             tasks.spawn(refuse(stream, acceptor.is_none()));
             continue;
@@ -154,7 +179,7 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         let handshake = limits.header_timeout();
         tasks.spawn(async move {
-            let _permit = permit;
+            let _permits = (permit, own);
             match acceptor {
                 None => serve_connection(stream, peer, app, &builder, &shutdown).await,
                 Some(acceptor) => {
@@ -233,6 +258,8 @@ mod tests {
         let small: HttpLimits = toml::from_str("max_head_bytes = 100").unwrap();
         assert!(small.check().is_err());
         let none: HttpLimits = toml::from_str("max_connections = 0").unwrap();
+        assert!(none.check().is_err());
+        let none: HttpLimits = toml::from_str("max_connections_per_ip = 0").unwrap();
         assert!(none.check().is_err());
         assert!(toml::from_str::<HttpLimits>("max_conns = 1").is_err());
     }

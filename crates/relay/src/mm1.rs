@@ -312,13 +312,14 @@ pub async fn serve<S: Store>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = state.inner.config.mm1.limits.clone();
+    let shared = state.inner.config.mm1.identity.shared_addresses();
     let cancel = tokio_util::sync::CancellationToken::new();
     let stop = cancel.clone();
     tokio::spawn(async move {
         shutdown.await;
         stop.cancel();
     });
-    crate::listener::serve(listener, router(state), limits, None, cancel).await
+    crate::listener::serve(listener, router(state), limits, shared, None, cancel).await
 }
 
 async fn handle<S: Store>(State(state): State<Mm1State<S>>, req: Request) -> Response {

@@ -77,6 +77,9 @@ pub struct Mm4Config {
     pub max_message_size: usize,
     /// Most SMTP connections served at once; more get 421 (RFC 5321 §3.8).
     pub max_connections: usize,
+    /// Most SMTP connections from one address (IPv6: one /64) at once; more get `421 4.7.0`,
+    /// so one host holding idle connections cannot lock the other peers out.
+    pub max_connections_per_ip: usize,
     /// Most RCPT TO in one transaction; more get 452 (RFC 5321 §4.5.3.1.8).
     pub max_recipients: usize,
     /// Seconds a peer has to send each whole command line (RFC 5321 §4.5.3.2.7: 300).
@@ -131,6 +134,7 @@ impl Default for Mm4Config {
             peers: vec!["127.0.0.0/8".into()],
             max_message_size: 10 * 1024 * 1024,
             max_connections: 512,
+            max_connections_per_ip: 32,
             max_recipients: 100,
             command_timeout_secs: 300,
             max_data_time_secs: 600,
@@ -1512,6 +1516,7 @@ pub async fn spawn_server<S: Store>(
     let mut server = ServerConfig::new(me.hostname.clone(), peers);
     server.max_message_size = config.max_message_size;
     server.max_connections = config.max_connections.max(1);
+    server.max_connections_per_ip = config.max_connections_per_ip.max(1);
     server.max_recipients = config.max_recipients.max(1);
     server.command_timeout = Duration::from_secs(config.command_timeout_secs.max(1));
     server.max_data_time = Duration::from_secs(config.max_data_time_secs.max(1));

@@ -163,6 +163,51 @@ async fn connection_flood_gets_421_and_a_peer_is_served_after_the_drain() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_flood_from_one_address_gets_421_and_other_peers_are_served_at_once() {
+    let mut config = loopback_config();
+    config.max_connections = 64;
+    config.max_connections_per_ip = 8;
+    config.command_timeout = Duration::from_secs(5);
+    let srv = start(config).await;
+    let base = legit_median(srv.addr).await;
+    let before = mem();
+    // 200 idle connections from 127.0.0.2; the legitimate peer connects from 127.0.0.1.
+    let flooder: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..200 {
+        held.push(Raw::connect_from(flooder, srv.addr).await);
+    }
+    let (mut admitted, mut refused) = (0, 0);
+    for c in &mut held {
+        let first = c.reply().await;
+        if first[0] == "421 4.7.0 Too many connections from your address, try again later" {
+            assert!(c.closed().await, "a refused connection is closed");
+            refused += 1;
+        } else if first[0].starts_with("220") {
+            admitted += 1;
+        }
+    }
+    assert_eq!((admitted, refused), (8, 192));
+    // While the 8 admitted connections sit idle (5 s deadline), other peers are served at once.
+    let during = legit_median(srv.addr).await;
+    let mut third = Raw::connect_from("127.0.0.3".parse().unwrap(), srv.addr).await;
+    assert!(third.reply().await[0].starts_with("220"));
+    drop(held);
+    let after = mem();
+    report(
+        &format!(
+            "MM4 flood from one address: 200 connections from 127.0.0.2, per-address limit 8, total 64 (legit median {:.1} ms before, {:.1} ms during)",
+            base.as_secs_f64() * 1e3,
+            during.as_secs_f64() * 1e3
+        ),
+        "8 admitted (idle), 192 answered 421 4.7.0 at once; 127.0.0.1 and 127.0.0.3 served at once",
+        before,
+        after,
+        during.as_secs_f64() / base.as_secs_f64(),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn header_bombs_long_lines_and_recipient_floods_are_refused_with_bounded_memory() {
     let mut config = loopback_config();
     config.max_message_size = 1024 * 1024;

@@ -5,7 +5,7 @@
 //! which is the relay) and the legitimate client's latency ratio are printed, not asserted:
 //! `cargo nextest run -p relay --test relay hostile --no-capture`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,7 @@ const CAP: Duration = Duration::from_secs(15);
 fn limits() -> HttpLimits {
     HttpLimits {
         max_connections: 32,
+        max_connections_per_ip: 32,
         header_timeout_ms: 1_000,
         body_timeout_ms: 2_000,
         max_headers: 64,
@@ -449,9 +450,16 @@ async fn slowloris_on_mm1_headers_and_body_is_cut_off_by_the_timeouts() {
 
 /// Opens `n` connections that send nothing; returns them with what each got in 300 ms.
 async fn flood(addr: SocketAddr, n: usize) -> (Vec<TcpStream>, usize) {
+    flood_from(PROXY.parse().unwrap(), addr, n).await
+}
+
+/// [`flood`] from the source address `source` (any of 127.0.0.0/8 is loopback on Linux).
+async fn flood_from(source: IpAddr, addr: SocketAddr, n: usize) -> (Vec<TcpStream>, usize) {
     let mut held = Vec::with_capacity(n);
     for _ in 0..n {
-        held.push(TcpStream::connect(addr).await.unwrap());
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(source, 0)).unwrap();
+        held.push(socket.connect(addr).await.unwrap());
     }
     let mut refused = 0;
     for s in &mut held {
@@ -516,6 +524,60 @@ async fn connection_flood_over_the_mm1_limit_gets_503_and_drains() {
         before,
         after,
         ratio(served_after, base),
+    );
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_flood_from_one_address_leaves_the_other_clients_served_at_once() {
+    let mut c = config();
+    c.mm1.limits.max_connections = 64;
+    c.mm1.limits.max_connections_per_ip = 8;
+    c.mm1.limits.header_timeout_ms = 5_000;
+    let relay = Relay::start(c).await;
+    let addr = addr_of(&relay);
+    let ua = legit_ua(&relay);
+    let base = legit_median(&ua, 5).await;
+    let before = mem();
+    // 200 idle connections from 127.0.0.2 (neither a trusted proxy nor a WAP gateway).
+    let flooder: IpAddr = "127.0.0.2".parse().unwrap();
+    let (held, refused) = flood_from(flooder, addr, 200).await;
+    assert_eq!(
+        refused,
+        200 - 8,
+        "every connection over 8 from one address is refused at once"
+    );
+    // The 8 admitted idle connections hold their slots until the 5 s head timeout; the other
+    // clients are served meanwhile, at the first attempt: the trusted proxy…
+    let during = legit_median(&ua, 5).await;
+    // …and a client of its own address, which the per-address limit counts separately.
+    let (mut other, refused_other) = flood_from("127.0.0.3".parse().unwrap(), addr, 1).await;
+    assert_eq!(refused_other, 0, "127.0.0.3 is refused");
+    other[0]
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(CAP, other[0].read_to_end(&mut answer)).await;
+    assert!(
+        !matches!(http_status(&answer), 0 | 503),
+        "127.0.0.3 is not served: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    let (_more, refused_more) = flood_from(flooder, addr, 1).await;
+    assert_eq!(refused_more, 1, "the flooder is still over its limit");
+    drop(held);
+    let after = mem();
+    report(
+        &format!(
+            "MM1 flood from one address: 200 idle connections from 127.0.0.2, per-address limit 8, total 64, head timeout 5 s (legit median {:.1} ms before, {:.1} ms during)",
+            base.as_secs_f64() * 1e3,
+            during.as_secs_f64() * 1e3
+        ),
+        "192 answered 503 at once, 8 admitted; the proxy (127.0.0.1) and 127.0.0.3 served at once",
+        before,
+        after,
+        ratio(during, base),
     );
     relay.stop().await;
 }
