@@ -17,6 +17,13 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// Connections per node unless told otherwise.
 const DEFAULT_POOL: u32 = 16;
 
+/// Longest wait for a pooled connection (sqlx's default is 30 s). While the database is down,
+/// sqlx retries connecting with backoff for this long, then the operation fails with
+/// [`StoreError::Database`], which MM1 answers `Error-transient-failure` (MMS ENC §7.3.48) and
+/// MM4 `451 4.3.0`: well before a phone's or a peer's own timeout, so they retry instead of
+/// hanging up on a silent relay.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A PostgreSQL store: a cheap-to-clone handle on a connection pool.
 #[derive(Clone, Debug)]
 pub struct PgStore {
@@ -38,6 +45,7 @@ impl PgStore {
     ) -> Result<Self, OpenError> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(OpenError::Connect)?;

@@ -1,5 +1,6 @@
 //! Peers used only by tests and the demo: an authoritative DNS zone, an HSS answering Sh, an SMSC sink,
-//! and the external peer programs the tests run (aiosmtpd, radclient).
+//! a TCP proxy that can be cut (a database outage for one relay), and the external peer programs the
+//! tests run (aiosmtpd, radclient).
 //!
 //! Each peer sits behind its own feature so a crate's tests build only the peer they meet.
 #![forbid(unsafe_code)]
@@ -12,5 +13,7 @@ pub mod dns;
 pub mod external;
 #[cfg(feature = "hss")]
 pub mod hss;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 #[cfg(feature = "smsc")]
 pub mod smsc;

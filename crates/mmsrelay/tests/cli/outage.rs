@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use mms_pdu::{Pdu, Status, TimeSpec};
+use mms_pdu::{Pdu, ResponseStatus, Status, TimeSpec};
 
 use super::harness::*;
 
@@ -85,6 +85,20 @@ async fn await_pushes(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits up to `timeout` until every subject in `acked` was pushed to Bob at B's SMSC: whether
+/// all were, when each pushed one was first seen, and the subjects never pushed.
+async fn pushed_to_bob<'a>(
+    net: &Net,
+    acked: &'a HashSet<String>,
+    timeout: Duration,
+) -> (bool, HashMap<String, Instant>, Vec<&'a String>) {
+    let mut pushes = PushReader::new(&net.smsc_b.record);
+    let mut seen = HashMap::new();
+    let all = await_pushes(&mut pushes, &mut seen, BOB_MSISDN, acked, timeout).await;
+    let missing = acked.iter().filter(|s| !seen.contains_key(*s)).collect();
+    (all, seen, missing)
 }
 
 /// Share of one core `pid` used between two CPU-time readings `wall` apart.
@@ -164,18 +178,8 @@ async fn outage(peer: Peer) {
         .map(|(s, _)| s.clone())
         .collect();
 
-    let mut pushes = PushReader::new(&net.smsc_b.record);
-    let mut seen = HashMap::new();
-    let all = await_pushes(
-        &mut pushes,
-        &mut seen,
-        BOB_MSISDN,
-        &acked,
-        Duration::from_secs(40),
-    )
-    .await;
+    let (all, seen, missing) = pushed_to_bob(&net, &acked, Duration::from_secs(40)).await;
     let recovered = back.elapsed();
-    let missing: Vec<&String> = acked.iter().filter(|s| !seen.contains_key(*s)).collect();
 
     // The expiring MM: an Expired report to Alice, and never a push to Bob.
     let mut reports = PushReader::new(&net.smsc_a.record);
@@ -192,7 +196,6 @@ async fn outage(peer: Peer) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = pushes.poll().into_iter().map(|(_, p)| subject_of(&p));
     let expiring_pushed = seen.contains_key("expiring")
         || PushReader::new(&net.smsc_b.record)
             .poll()
@@ -352,4 +355,242 @@ async fn a_peer_that_accepts_and_never_answers_does_not_stall_other_peers() {
         "relay A never tried the silent peer"
     );
     drop(net.relay_b.take());
+}
+
+/// What one MM1 send during the database outage test got.
+#[derive(Debug)]
+enum Answer {
+    /// m-send-conf `Ok`, with the Message-ID.
+    Ok(String),
+    /// m-send-conf with another X-Mms-Response-Status.
+    Refused(ResponseStatus),
+    /// No m-send-conf (HTTP error, timeout, connection refused).
+    None(String),
+}
+
+/// One MM every `every` until `stop`, each sent in its own task so a slow answer does not slow
+/// the offered rate; (subject, when it was sent, what it got), in sending order.
+fn offered_load(
+    mm1: String,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<(String, Instant, Answer)>> {
+    tokio::spawn(async move {
+        let ua = Arc::new(alice());
+        let mut sends = Vec::new();
+        let mut tick = tokio::time::interval(every);
+        let mut i = 0;
+        while !stop.load(Ordering::Relaxed) {
+            tick.tick().await;
+            let subject = format!("db-{i}");
+            let (ua, mm1, s) = (ua.clone(), mm1.clone(), subject.clone());
+            let at = Instant::now();
+            sends.push((
+                subject,
+                at,
+                tokio::spawn(async move { ua.send(&mm1, ALICE_SIP, &[BOB_SIP], &s, &s).await }),
+            ));
+            i += 1;
+        }
+        let mut out = Vec::new();
+        for (subject, at, task) in sends {
+            let answer = match task.await.unwrap() {
+                Ok(conf) if conf.response_status.is_ok() => {
+                    Answer::Ok(conf.message_id.expect("an Ok m-send-conf has a Message-ID"))
+                }
+                Ok(conf) => Answer::Refused(conf.response_status),
+                Err(e) => Answer::None(e),
+            };
+            out.push((subject, at, answer));
+        }
+        out
+    })
+}
+
+/// The recipients and outbox items of the MMs with these subjects in `store` (for a failure).
+fn outbox_of(store: &StoreAt, subjects: &[&String]) -> String {
+    let list: Vec<String> = subjects.iter().map(|s| format!("'{s}'")).collect();
+    if list.is_empty() {
+        return String::new();
+    }
+    store.query_scalar(&format!(
+        "SELECT string_agg(m.subject || ' ' || r.state || ' ' || coalesce(o.kind || ':' || \
+         o.status || ' attempts ' || o.attempts || ' lease ' || coalesce(o.lease_until_ms - \
+         (extract(epoch FROM now()) * 1000)::bigint, 0) || ' ms', 'no item'), '; ') FROM mm m \
+         JOIN recipient r ON r.mm_id = m.id LEFT JOIN outbox o ON o.mm_id = m.id \
+         WHERE m.subject IN ({})",
+        list.join(",")
+    ))
+}
+
+/// The database goes away under load (issue 11, RELIABILITY.md §2): both relays store in
+/// PostgreSQL through a TCP proxy, which is cut (every connection closed, new ones refused) for
+/// a few seconds and restored. Checked: both relays stay up; an MM1 send the relay could not
+/// store is answered `Error-transient-failure` (a phone retries it), never `Ok`; every `Ok` MM is
+/// in the store and pushed to Bob once the database is back; B stored no MM4 forward twice; the
+/// relays back off (CPU during the outage); the connection pools reconnect by themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_under_load_refuses_transiently_and_delivers_every_acked_mm_after() {
+    use super::harness::pg::{Schemas, location, pg_url};
+
+    if !peers_available() {
+        return;
+    }
+    let Some(url) = pg_url() else { return };
+    let Some(schemas) = Schemas::create(&url, &["dbout_a", "dbout_b"]) else {
+        return;
+    };
+    let mut direct = reqwest::Url::parse(&url).expect("MMSRELAY_TEST_DATABASE_URL is a URL");
+    let upstream = tokio::net::lookup_host((
+        direct.host_str().unwrap_or("127.0.0.1").to_owned(),
+        direct.port().unwrap_or(5432),
+    ))
+    .await
+    .unwrap()
+    .next()
+    .expect("the database host resolves");
+    let mut proxy = test_peers::proxy::TcpProxy::start(upstream).await.unwrap();
+    direct.set_host(Some("127.0.0.1")).unwrap();
+    direct.set_port(Some(proxy.addr().port())).unwrap();
+    let proxied = direct.to_string();
+    let mut net = Net::start_with(NetOptions {
+        stores: Some((
+            location(&proxied, &schemas.names[0]),
+            location(&proxied, &schemas.names[1]),
+        )),
+        tuning: Tuning {
+            retry_base_ms: 200,
+            retry_cap_ms: 2000,
+            // A lease whose commit reached the database but whose answer was cut off holds its
+            // item until the lease ends (RELIABILITY.md §2): short, so the test stays short.
+            lease_ms: 3000,
+            ..Tuning::default()
+        },
+        ..NetOptions::default()
+    })
+    .await;
+    // The test reads the stores directly, not through the proxy.
+    net.store_a = StoreAt::Postgres(location(&url, &schemas.names[0]));
+    net.store_b = StoreAt::Postgres(location(&url, &schemas.names[1]));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = offered_load(net.mm1('A'), Duration::from_millis(100), stop.clone());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let (pid_a, pid_b) = (net.relay_a.pid(), net.b().pid());
+    let (a0, b0) = (cpu_time_of(pid_a), cpu_time_of(pid_b));
+    let t0 = Instant::now();
+    proxy.cut().await;
+    let cut_at = Instant::now();
+    tokio::time::sleep(OUTAGE).await;
+    let wall = t0.elapsed();
+    let (share_a, share_b) = (
+        core_share(a0, cpu_time_of(pid_a), wall),
+        core_share(b0, cpu_time_of(pid_b), wall),
+    );
+    let accepted_before = proxy.accepted();
+    proxy.restore().await.unwrap();
+    let back = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.store(true, Ordering::Relaxed);
+    let sent = load.await.unwrap();
+    let reconnects = proxy.accepted() - accepted_before;
+
+    let (mut acked, mut acked_ids) = (HashSet::new(), Vec::new());
+    let (mut refused, mut unanswered) = (Vec::new(), Vec::new());
+    for (subject, _, answer) in &sent {
+        match answer {
+            Answer::Ok(id) => {
+                acked.insert(subject.clone());
+                acked_ids.push(format!("'{id}'"));
+            }
+            Answer::Refused(status) => refused.push(*status),
+            Answer::None(e) => unanswered.push(e),
+        }
+    }
+    let during = sent
+        .iter()
+        .filter(|(_, at, _)| *at >= cut_at && *at < back)
+        .count();
+    let first_ok_after = sent
+        .iter()
+        .filter(|(_, at, a)| *at >= back && matches!(a, Answer::Ok(_)))
+        .map(|(_, at, _)| at.duration_since(back))
+        .min();
+
+    let (all, _, missing) = pushed_to_bob(&net, &acked, Duration::from_secs(30)).await;
+    let recovered = back.elapsed();
+    // Every Ok MM is in A's store (an Ok is only given for a committed MM).
+    let stored_acked = if acked_ids.is_empty() {
+        0
+    } else {
+        net.store_a.query_count(&format!(
+            "SELECT count(*) FROM mm WHERE message_id IN ({})",
+            acked_ids.join(",")
+        ))
+    };
+    let duplicates = net.b_duplicate_mm4();
+    let alive_a = net.relay_a.proc_mut().child.try_wait().unwrap().is_none();
+    let alive_b = net.b().proc_mut().child.try_wait().unwrap().is_none();
+    let logs = net.logs();
+    eprintln!(
+        "OUTAGE Database: {wall:.1?} cut; CPU relay A {:.1} % of a core, relay B {:.1} %; sent {} \
+         ({during} during the cut), acked {}, refused {} ({:?}), unanswered {}; delivered {} \
+         within {recovered:.1?} of the return, lost {}; MM4 duplicates at B {duplicates}; first \
+         Ok after the return {first_ok_after:.1?}; {reconnects} new database connections after \
+         it; relays up: A {alive_a}, B {alive_b}",
+        share_a * 100.0,
+        share_b * 100.0,
+        sent.len(),
+        acked.len(),
+        refused.len(),
+        tally(refused.iter().map(|s| s.name().unwrap_or("?").to_owned())),
+        unanswered.len(),
+        acked.len() - missing.len(),
+        missing.len(),
+    );
+    assert!(alive_a && alive_b, "a relay died in the outage\n{logs}");
+    assert!(!logs.contains("panicked"), "a relay panicked\n{logs}");
+    assert!(
+        all,
+        "acknowledged MMs never pushed: {missing:?}\nA: {}\nB: {}\n{logs}",
+        outbox_of(&net.store_a, &missing),
+        outbox_of(&net.store_b, &missing),
+    );
+    assert_eq!(
+        usize::try_from(stored_acked).unwrap(),
+        acked.len(),
+        "an MM answered Ok is not in relay A's store"
+    );
+    assert!(
+        !refused.is_empty(),
+        "no send was refused while the database was cut: the outage was not felt"
+    );
+    assert!(
+        refused
+            .iter()
+            .all(|s| *s == ResponseStatus::ERROR_TRANSIENT_FAILURE),
+        "sends refused with another status than Error-transient-failure: {refused:?}"
+    );
+    assert!(
+        unanswered.is_empty(),
+        "sends left without an m-send-conf: {unanswered:?}"
+    );
+    assert!(
+        first_ok_after.is_some(),
+        "relay A took no MM after the database came back"
+    );
+    assert!(
+        reconnects > 0,
+        "no connection to the database after it came back"
+    );
+    assert_eq!(duplicates, 0, "relay B stored an MM4 forward twice");
+    assert!(
+        share_a < HOT_LOOP,
+        "relay A spins while the database is cut"
+    );
+    assert!(
+        share_b < HOT_LOOP,
+        "relay B spins while the database is cut"
+    );
 }
