@@ -25,6 +25,7 @@
 //! MM expires. 5yz: the recipient fails with a delivery report ([`status_for_send_error`]).
 //! Responses and reports go to the peer's MMSE domain (peering table, else its MX).
 
+use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -73,6 +74,11 @@ pub struct Mm4Config {
     pub hostname: String,
     /// Networks of the peer relays allowed to connect (CIDR); others get 554 (DESIGN.md §6).
     pub peers: Vec<String>,
+    /// `[mm4.report_peers]`: MMSE domain → the networks (CIDR) its delivery reports and read
+    /// replies may come from. A report on an MM forwarded to a listed domain is refused from any
+    /// other address, so one peer cannot report on MMs that went to another; a domain not
+    /// listed may report from any of `peers`.
+    pub report_peers: BTreeMap<String, Vec<String>>,
     /// Largest MM4 message accepted, in octets.
     pub max_message_size: usize,
     /// Most SMTP connections served at once; more get 421 (RFC 5321 §3.8).
@@ -132,6 +138,7 @@ impl Default for Mm4Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 2525)),
             hostname: String::new(),
             peers: vec!["127.0.0.0/8".into()],
+            report_peers: BTreeMap::new(),
             max_message_size: 10 * 1024 * 1024,
             max_connections: 512,
             max_connections_per_ip: 32,
@@ -273,8 +280,8 @@ impl rustls::client::danger::ServerCertVerifier for PinnedVerifier {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
-    /// A `peers` entry is not a CIDR.
-    #[error("[mm4] peers: {0:?} is not a network (CIDR)")]
+    /// A `peers` or `report_peers` entry is not a CIDR.
+    #[error("[mm4] peers / report_peers: {0:?} is not a network (CIDR)")]
     BadPeer(String),
     /// Only one of `tls_cert` / `tls_key` is set.
     #[error("[mm4] tls_cert and tls_key go together")]
@@ -747,6 +754,21 @@ impl<S: Store> Mm4Inbound<S> {
         item: impl FnOnce(&MessageRecipient) -> NewOutboxItem,
     ) -> Result<(), Reject> {
         match self.forwarded_to(message_id, recipient).await? {
+            Some(m) if !self.may_report(&m, peer) => {
+                tracing::info!(
+                    message_id,
+                    recipient,
+                    %peer,
+                    forwarded_to = m.recipient.detail.as_deref(),
+                    "MM4 report from an address not in [mm4.report_peers] of the peer the MM went to: refused"
+                );
+                self.refuse(
+                    request,
+                    RequestStatus::ErrorServiceDenied,
+                    "reports on this message are taken only from the peer it was forwarded to",
+                )
+                .await
+            }
             Some(m) => self.report(request, originator, item(&m)).await,
             None => {
                 tracing::info!(
@@ -763,6 +785,22 @@ impl<S: Store> Mm4Inbound<S> {
                 .await
             }
         }
+    }
+
+    /// Whether `peer` may report on `m`: the domain `m` was forwarded to (the recipient's route
+    /// detail) is not in `[mm4.report_peers]`, or `peer` is in one of its networks.
+    fn may_report(&self, m: &MessageRecipient, peer: SocketAddr) -> bool {
+        let Some(nets) = m
+            .recipient
+            .detail
+            .as_deref()
+            .and_then(|domain| self.config.report_peers.get(domain))
+        else {
+            return true;
+        };
+        let ip = crate::config::canonical_ip(peer.ip());
+        nets.iter()
+            .any(|n| parse_net(n).is_ok_and(|n| n.contains(&ip)))
     }
 
     /// Refuses a request: its `.RES` with `status` when it asked for one, else SMTP 550 5.7.1
@@ -1507,12 +1545,11 @@ pub async fn spawn_server<S: Store>(
     let peers = config
         .peers
         .iter()
-        .map(|p| {
-            p.parse::<IpNet>()
-                .or_else(|_| p.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| StartError::BadPeer(p.clone()))
-        })
+        .map(|p| parse_net(p))
         .collect::<Result<Vec<_>, _>>()?;
+    for net in config.report_peers.values().flatten() {
+        parse_net(net)?;
+    }
     let mut server = ServerConfig::new(me.hostname.clone(), peers);
     server.max_message_size = config.max_message_size;
     server.max_connections = config.max_connections.max(1);
@@ -1541,6 +1578,13 @@ pub async fn spawn_server<S: Store>(
     })?;
     let handler = Arc::new(Mm4Inbound::new(store, me, config.clone(), wake));
     Ok((addr, tokio::spawn(listener.run(handler, cancel))))
+}
+
+/// A `[mm4]` network: CIDR or a bare address (a host).
+fn parse_net(text: &str) -> Result<IpNet, StartError> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| StartError::BadPeer(text.to_owned()))
 }
 
 /// Starts the MM4 out worker over forwards, responses and reports, over STARTTLS as `config`

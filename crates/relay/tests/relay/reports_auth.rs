@@ -16,8 +16,8 @@ use relay::jobs::{Job, Mm4ReadReplyJob, ReadOrigIndJob};
 
 use crate::mm1_support::{PROXY, Relay, mm_of, send_req, test_config};
 use crate::work_support::{
-    ALICE_AT_A, Peers, SmtpSink, accept_mm1, aiosmtpd_missing, mm4_at, pushes, secs_now,
-    wait_pushes, wait_state,
+    ALICE_AT_A, Peers, SmtpSink, TestRelay, accept_mm1, aiosmtpd_missing, mm4_at, peer, pushes,
+    secs_now, wait_pushes, wait_state,
 };
 
 const ALICE: &str = "sip:alice@a.example";
@@ -319,5 +319,130 @@ async fn mm4_reports_are_taken_only_for_an_mm_forwarded_to_their_sender_ts_23_14
         "only the genuine delivery report reached alice"
     );
     client.close_idle().await;
+    a.stop().await;
+}
+
+/// One SMTP transaction from the source address `source` (any of 127.0.0.0/8 is loopback on
+/// Linux), written by hand because the relay's client does not pick its source address; the
+/// reply to the end of DATA.
+async fn smtp_from(
+    source: std::net::IpAddr,
+    to: std::net::SocketAddr,
+    (env, bytes): (mm4::Envelope, Vec<u8>),
+) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::new(source, 0)).unwrap();
+    let (r, mut w) = socket.connect(to).await.unwrap().into_split();
+    let mut r = BufReader::new(r);
+    // Reads one reply (its last line).
+    async fn reply(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> String {
+        loop {
+            let mut line = String::new();
+            let n = tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line))
+                .await
+                .expect("an SMTP reply in time")
+                .unwrap();
+            assert!(n > 0, "connection closed");
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return line.trim_end().to_owned();
+            }
+        }
+    }
+    let mut body = Vec::with_capacity(bytes.len() + 16);
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        if line.first() == Some(&b'.') {
+            body.push(b'.'); // RFC 5321 §4.5.2 dot-stuffing
+        }
+        body.extend_from_slice(line);
+    }
+    body.extend_from_slice(b".\r\n");
+    let mut commands = vec![
+        "EHLO mms.b.example\r\n".to_owned(),
+        format!("MAIL FROM:<{}>\r\n", env.mail_from),
+    ];
+    commands.extend(env.rcpt_to.iter().map(|r| format!("RCPT TO:<{r}>\r\n")));
+    commands.push("DATA\r\n".to_owned());
+    assert!(reply(&mut r).await.starts_with("220"));
+    for c in commands {
+        w.write_all(c.as_bytes()).await.unwrap();
+        let answer = reply(&mut r).await;
+        assert!(
+            answer.starts_with('2') || answer.starts_with("354"),
+            "{c:?}: {answer}"
+        );
+    }
+    w.write_all(&body).await.unwrap();
+    reply(&mut r).await
+}
+
+#[tokio::test]
+async fn mm4_reports_are_taken_only_from_the_report_peers_of_the_domain_the_mm_went_to() {
+    if aiosmtpd_missing() {
+        return;
+    }
+    let peer_b = SmtpSink::start(&[]).await;
+    let peers = Peers::start().await;
+    let mut mm4 = TestRelay::loopback_mm4();
+    // Reports on MMs forwarded to mms.b.example come from 127.0.0.5 only.
+    mm4.report_peers
+        .insert("mms.b.example".into(), vec!["127.0.0.5/32".into()]);
+    let mut a = TestRelay::start_with("a.example", mm4).await;
+    a.start_workers(&peers.dns, vec![peer("b.example", peer_b.addr)], &peers.sink)
+        .await;
+    a.subscribe(ALICE_AT_A).await;
+    let (mm, _) = accept_mm1(&a.store, ALICE, &["sip:bob@b.example"], "to b").await;
+    wait_state(
+        &a.store,
+        &mm,
+        "sip:bob@b.example",
+        RecipientState::Forwarded,
+    )
+    .await;
+    let Mm4Message::ForwardReq(fwd) = mm4_at(&peer_b, 1).await else {
+        panic!("A forwarded something else");
+    };
+    let message_id = fwd.message_id;
+
+    // Bob's read reply, otherwise genuine, from another peer address: 550 5.7.1, not passed on.
+    let other = smtp_from(
+        "127.0.0.6".parse().unwrap(),
+        a.mm4_addr,
+        read_reply(&message_id, "sip:bob@b.example", false),
+    )
+    .await;
+    assert!(other.starts_with("550 5.7.1"), "{other}");
+    // The same with a .RES asked for: Error-service-denied in the .RES.
+    let asked = smtp_from(
+        "127.0.0.6".parse().unwrap(),
+        a.mm4_addr,
+        read_reply(&message_id, "sip:bob@b.example", true),
+    )
+    .await;
+    assert!(asked.starts_with("250"), "{asked}");
+    let Mm4Message::ReadReplyReportRes(res) = mm4_at(&peer_b, 2).await else {
+        panic!("not MM4_read_reply_report.RES");
+    };
+    assert_eq!(res.request_status, RequestStatus::ErrorServiceDenied);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(pushes(&peers.sink).is_empty(), "a refused report reached alice");
+
+    // From b.example's report peer: taken, alice gets m-read-orig-ind.
+    let genuine = smtp_from(
+        "127.0.0.5".parse().unwrap(),
+        a.mm4_addr,
+        read_reply(&message_id, "sip:bob@b.example", false),
+    )
+    .await;
+    assert!(genuine.starts_with("250"), "{genuine}");
+    let p = wait_pushes(&peers.sink, 1).await;
+    let (dest, Pdu::ReadOrigInd(ind)) = &p[0] else {
+        panic!("not a read report: {p:?}");
+    };
+    assert_eq!(
+        (dest.as_str(), ind.message_id.as_str()),
+        ("441000000001", message_id.as_str())
+    );
     a.stop().await;
 }
