@@ -537,7 +537,7 @@ async fn connection_flood_from_one_address_leaves_the_other_clients_served_at_on
     let relay = Relay::start(c).await;
     let addr = addr_of(&relay);
     let ua = legit_ua(&relay);
-    let base = legit_median(&ua, 5).await;
+    let base = median(5, || legit_send(&ua)).await;
     let before = mem();
     // 200 idle connections from 127.0.0.2 (neither a trusted proxy nor a WAP gateway).
     let flooder: IpAddr = "127.0.0.2".parse().unwrap();
@@ -549,7 +549,7 @@ async fn connection_flood_from_one_address_leaves_the_other_clients_served_at_on
     );
     // The 8 admitted idle connections hold their slots until the 5 s head timeout; the other
     // clients are served meanwhile, at the first attempt: the trusted proxy…
-    let during = legit_median(&ua, 5).await;
+    let during = median(5, || legit_send(&ua)).await;
     // …and a client of its own address, which the per-address limit counts separately.
     let (mut other, refused_other) = flood_from("127.0.0.3".parse().unwrap(), addr, 1).await;
     assert_eq!(refused_other, 0, "127.0.0.3 is refused");

@@ -389,8 +389,12 @@ async fn mm4_reports_are_taken_only_from_the_report_peers_of_the_domain_the_mm_w
     mm4.report_peers
         .insert("mms.b.example".into(), vec!["127.0.0.5/32".into()]);
     let mut a = TestRelay::start_with("a.example", mm4).await;
-    a.start_workers(&peers.dns, vec![peer("b.example", peer_b.addr)], &peers.sink)
-        .await;
+    a.start_workers(
+        &peers.dns,
+        vec![peer("b.example", peer_b.addr)],
+        &peers.sink,
+    )
+    .await;
     a.subscribe(ALICE_AT_A).await;
     let (mm, _) = accept_mm1(&a.store, ALICE, &["sip:bob@b.example"], "to b").await;
     wait_state(
@@ -426,7 +430,10 @@ async fn mm4_reports_are_taken_only_from_the_report_peers_of_the_domain_the_mm_w
     };
     assert_eq!(res.request_status, RequestStatus::ErrorServiceDenied);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(pushes(&peers.sink).is_empty(), "a refused report reached alice");
+    assert!(
+        pushes(&peers.sink).is_empty(),
+        "a refused report reached alice"
+    );
 
     // From b.example's report peer: taken, alice gets m-read-orig-ind.
     let genuine = smtp_from(
