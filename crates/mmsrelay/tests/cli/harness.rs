@@ -70,12 +70,26 @@ pub fn peers_available() -> bool {
     false
 }
 
+/// A TCP port on 127.0.0.1 that was free when asked and that this test process has not handed out
+/// before. The kernel may give a just-closed port to the next `bind(0)`, so two calls in a row
+/// could otherwise name the same port for two listeners (seen once: relay B's MM1 and another
+/// listener, "Address already in use").
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Hold every probe open until one is new, so the kernel cannot offer the same port again.
+    let mut probes = Vec::new();
+    loop {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = probe.local_addr().unwrap().port();
+        probes.push(probe);
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 pub fn free_udp_tcp_port() -> u16 {
