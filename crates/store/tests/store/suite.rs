@@ -17,16 +17,20 @@ fn stored(outcome: AcceptOutcome) -> MmId {
     }
 }
 
-pub async fn accepted_mm_reads_back_byte_for_byte(b: Backend) {
-    let Some(db) = TestDb::new(b).await else {
-        return;
-    };
+/// A fresh store of back end `b` holding `mm`, accepted at T0 for sip:bob@b.example (local:
+/// notifying, with a retrieval token) and tel:+4917612345678 (resolving): the database (keep it
+/// while the store is used), the store, the MM's id and bob's token. `None` when the back end is
+/// unavailable here.
+async fn store_for_bob_and_a_number(
+    b: Backend,
+    mm: NewMm,
+) -> Option<(TestDb, AnyStore, MmId, RetrievalToken)> {
+    let db = TestDb::new(b).await?;
     let s = db.open().await;
-    let mm = mm1(1, 30_000);
     let (bob, token) = local_rcpt("sip:bob@b.example");
     let id = stored(
         s.accept_mm(
-            mm.clone(),
+            mm,
             vec![bob, rcpt("tel:+4917612345678", RecipientState::Resolving)],
             vec![],
             T0,
@@ -34,6 +38,14 @@ pub async fn accepted_mm_reads_back_byte_for_byte(b: Backend) {
         .await
         .unwrap(),
     );
+    Some((db, s, id, token))
+}
+
+pub async fn accepted_mm_reads_back_byte_for_byte(b: Backend) {
+    let mm = mm1(1, 30_000);
+    let Some((_db, s, id, token)) = store_for_bob_and_a_number(b, mm.clone()).await else {
+        return;
+    };
     let got = s.mm(&id).await.unwrap().expect("stored");
     assert_eq!(got.id, id);
     assert_eq!(got.meta, mm.meta);
@@ -59,22 +71,10 @@ pub async fn accepted_mm_reads_back_byte_for_byte(b: Backend) {
 }
 
 pub async fn mm_head_recipient_view_and_mm_with_recipient_read_in_one_go(b: Backend) {
-    let Some(db) = TestDb::new(b).await else {
+    let mm = mm4(7, 30_000);
+    let Some((_db, s, id, _)) = store_for_bob_and_a_number(b, mm.clone()).await else {
         return;
     };
-    let s = db.open().await;
-    let mm = mm4(7, 30_000);
-    let (bob, _) = local_rcpt("sip:bob@b.example");
-    let id = stored(
-        s.accept_mm(
-            mm.clone(),
-            vec![bob, rcpt("tel:+4917612345678", RecipientState::Resolving)],
-            vec![],
-            T0,
-        )
-        .await
-        .unwrap(),
-    );
     s.put_subscriber("sip:bob@b.example", "491761111")
         .await
         .unwrap();
