@@ -58,7 +58,7 @@ use crate::jobs::{
 use crate::notifier::report_item_outcome;
 pub use crate::peer_slots::{PeerSlot, PeerSlots};
 use crate::reports::{
-    delivery_report_item, delivery_report_of, fail_recipient, from_secs, outcome_of_update,
+    WorkerContext, delivery_report_item, delivery_report_of, from_secs, outcome_of_update,
     read_report_of, report_expiry, secs,
 };
 use crate::routing::QueueTuning;
@@ -985,12 +985,11 @@ impl<S: Store> DeliveryHandler for Mm4Inbound<S> {
 
 /// The sender of forwards, responses and reports (MM4 out).
 pub struct Mm4Outbound<S, L> {
-    store: S,
+    cx: WorkerContext<S>,
     resolver: Arc<Resolver<L>>,
     client: SmtpClient,
     me: Arc<Mm4Identity>,
     config: Mm4Config,
-    wake: Wake,
     in_flight: PeerSlots,
 }
 
@@ -1035,13 +1034,12 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
         client.max_connections_per_host = config.connections_per_peer.max(1);
         client.connect_timeout = Duration::from_millis(config.connect_timeout_ms.max(1));
         Ok(Self {
-            store,
+            cx: WorkerContext { store, wake },
             resolver,
             client: SmtpClient::new(client),
             me,
             in_flight: PeerSlots::new(config.in_flight_per_peer),
             config,
-            wake,
         })
     }
 
@@ -1173,7 +1171,7 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
                 error: "forward item names no MM and recipient".into(),
             };
         };
-        let (mm, record) = match self.store.mm_with_recipient(mm_id, recipient).await {
+        let (mm, record) = match self.cx.store.mm_with_recipient(mm_id, recipient).await {
             Ok(Some((mm, Some(r)))) => (mm, r),
             Ok(_) => {
                 return Outcome::Fail {
@@ -1194,7 +1192,8 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
             Ok(f) => f,
             Err(error) => {
                 return self
-                    .fail(&item, &mm, recipient, error, Status::UNREACHABLE)
+                    .cx
+                    .fail_recipient(&item, &mm, recipient, error, Status::UNREACHABLE)
                     .await;
             }
         };
@@ -1213,7 +1212,8 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
             }
             Err(HostError::Permanent(error)) => {
                 return self
-                    .fail(&item, &mm, recipient, error, Status::UNREACHABLE)
+                    .cx
+                    .fail_recipient(&item, &mm, recipient, error, Status::UNREACHABLE)
                     .await;
             }
         };
@@ -1228,7 +1228,8 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
                     enqueue: Vec::new(),
                 };
                 outcome_of_update(
-                    self.store
+                    self.cx
+                        .store
                         .update_recipient(
                             mm_id,
                             recipient,
@@ -1249,7 +1250,9 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
                     Some(reply) => format!("{e}: {} {}", reply.code, reply.text()),
                     None => e.to_string(),
                 };
-                self.fail(&item, &mm, recipient, error, status).await
+                self.cx
+                    .fail_recipient(&item, &mm, recipient, error, status)
+                    .await
             }
         }
     }
@@ -1312,27 +1315,6 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
         params.originator_system = Some(self.me.system.clone());
         params.ack_request = self.config.ack_request;
         mm4::forward_req_from_send_req(&req, &params).map_err(|e| e.to_string())
-    }
-
-    async fn fail(
-        &self,
-        item: &LeasedItem,
-        mm: &StoredMm,
-        recipient: &str,
-        error: String,
-        status: Status,
-    ) -> Outcome {
-        fail_recipient(
-            &self.store,
-            &self.wake,
-            item,
-            &mm.id,
-            &mm.meta,
-            recipient,
-            error,
-            status,
-        )
-        .await
     }
 
     /// Sends a response or report (of the item leased until `lease_until`) to `hosts`; `expiry`
@@ -1443,7 +1425,7 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
     }
 
     async fn delivery_report(&self, item: LeasedItem) -> Outcome {
-        let report = match delivery_report_of(&self.store, &item).await {
+        let report = match delivery_report_of(&self.cx.store, &item).await {
             Ok(r) => r,
             Err(e) => return report_item_outcome(e),
         };

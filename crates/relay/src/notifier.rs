@@ -40,7 +40,7 @@ use wap_push::{ConcatReference, Ports, ReferenceAllocator, ReferenceWidth, Segme
 
 use crate::jobs::{Job, PushJob};
 use crate::reports::{
-    ReportItemError, delivery_report_of, fail_recipient, outcome_of_update, read_report_of,
+    ReportItemError, WorkerContext, delivery_report_of, outcome_of_update, read_report_of,
     report_expiry, secs,
 };
 use crate::routing::{MsisdnError, QueueTuning, msisdn_for};
@@ -360,12 +360,11 @@ impl PushSender {
 /// The notifier's handler of [`OutboxKind::Push`], [`OutboxKind::DeliveryInd`] and
 /// [`OutboxKind::ReadOrigInd`] items.
 pub struct Notifier<S> {
-    store: S,
+    cx: WorkerContext<S>,
     sh: Option<Arc<ShClient>>,
     sender: PushSender,
     public_url: String,
     report_keep_secs: u64,
-    wake: Wake,
 }
 
 impl<S: Store> Notifier<S> {
@@ -380,12 +379,11 @@ impl<S: Store> Notifier<S> {
         wake: Wake,
     ) -> Self {
         Self {
-            store,
+            cx: WorkerContext { store, wake },
             sh,
             sender,
             public_url: public_url.to_owned(),
             report_keep_secs: config.report_keep_secs,
-            wake,
         }
     }
 
@@ -409,7 +407,7 @@ impl<S: Store> Notifier<S> {
         };
         // The MM without its body (the notification needs its headers only) and the
         // recipient's record, in one read.
-        let (mm, record) = match self.store.recipient_view(mm_id, recipient, None).await {
+        let (mm, record) = match self.cx.store.recipient_view(mm_id, recipient, None).await {
             Ok(Some(RecipientView {
                 mm,
                 record: Some(r),
@@ -432,16 +430,8 @@ impl<S: Store> Notifier<S> {
             return Outcome::Done;
         }
         let fail = |error: String| {
-            fail_recipient(
-                &self.store,
-                &self.wake,
-                &item,
-                &mm.id,
-                &mm.meta,
-                recipient,
-                error,
-                Status::UNREACHABLE,
-            )
+            self.cx
+                .fail_recipient(&item, &mm, recipient, error, Status::UNREACHABLE)
         };
         let Some(token) = job.retrieval_token.map(RetrievalToken::from_string) else {
             return fail("no retrieval token was issued for the recipient".into()).await;
@@ -471,7 +461,8 @@ impl<S: Store> Notifier<S> {
                     enqueue: Vec::new(),
                 };
                 outcome_of_update(
-                    self.store
+                    self.cx
+                        .store
                         .update_recipient(mm_id, recipient, RecipientEvent::PushSent, effects, now)
                         .await,
                 )
@@ -487,7 +478,7 @@ impl<S: Store> Notifier<S> {
     async fn msisdn_of(&self, address: &str) -> Result<String, MsisdnError> {
         let a =
             Address::parse(address).map_err(|e| MsisdnError::Unknown(format!("{address}: {e}")))?;
-        msisdn_for(&self.store, self.sh.as_deref(), &a).await
+        msisdn_for(&self.cx.store, self.sh.as_deref(), &a).await
     }
 
     /// Pushes a report PDU to a local sender.
@@ -519,7 +510,7 @@ impl<S: Store> Notifier<S> {
     }
 
     async fn delivery_ind(&self, item: LeasedItem) -> Outcome {
-        let report = match delivery_report_of(&self.store, &item).await {
+        let report = match delivery_report_of(&self.cx.store, &item).await {
             Ok(r) => r,
             Err(e) => return report_item_outcome(e),
         };

@@ -11,8 +11,8 @@
 
 use mms_pdu::Status;
 use mms_store::{
-    LeasedItem, MmId, MmMeta, NewOutboxItem, Origin, OutboxEffects, OutboxKind, RecipientEvent,
-    RecipientState, Store, Timestamp, UpdateError,
+    LeasedItem, MmHead, MmId, MmMeta, NewOutboxItem, Origin, OutboxEffects, OutboxKind,
+    RecipientEvent, RecipientState, Store, StoredMm, Timestamp, UpdateError,
 };
 
 use crate::jobs::{
@@ -104,42 +104,70 @@ pub(crate) fn outcome_of_update(result: Result<RecipientState, UpdateError>) -> 
     }
 }
 
-/// Fails `recipient` of `mm` for good (DESIGN.md §3: unresolvable, unknown user, permanent peer
-/// or SMSC error): state `Failed`, the leased `item` completed and the delivery report queued,
-/// all in one transaction.
-#[allow(clippy::too_many_arguments)] // the MM is its id and fields: a head or a whole stored MM
-pub(crate) async fn fail_recipient<S: Store>(
-    store: &S,
-    wake: &Wake,
-    item: &LeasedItem,
-    mm_id: &MmId,
-    meta: &MmMeta,
-    recipient: &str,
-    error: String,
-    status: Status,
-) -> Outcome {
-    let now = Timestamp::now();
-    tracing::info!(mm = %mm_id, recipient, error = %error, status = status.0, "recipient failed");
-    let effects = OutboxEffects {
-        complete: Some(item.lease()),
-        enqueue: delivery_report_item(mm_id, meta, recipient, status, Some(error.clone()), now)
-            .into_iter()
-            .collect(),
-    };
-    let queued: Vec<OutboxKind> = effects.enqueue.iter().map(|i| i.kind).collect();
-    let result = store
-        .update_recipient(
-            mm_id,
-            recipient,
-            RecipientEvent::Failed { error },
-            effects,
-            now,
-        )
-        .await;
-    if result.is_ok() {
-        wake.kinds(queued);
+/// An MM as a worker read it: its head ([`MmHead`]) or the whole stored MM ([`StoredMm`]).
+pub(crate) trait ReadMm {
+    /// The store's key and the indexed fields.
+    fn id_and_meta(&self) -> (&MmId, &MmMeta);
+}
+
+impl ReadMm for MmHead {
+    fn id_and_meta(&self) -> (&MmId, &MmMeta) {
+        (&self.id, &self.meta)
     }
-    outcome_of_update(result)
+}
+
+impl ReadMm for StoredMm {
+    fn id_and_meta(&self) -> (&MmId, &MmMeta) {
+        (&self.id, &self.meta)
+    }
+}
+
+/// What the workers that settle recipients share: the store and the wake-up of the loops whose
+/// items a change queues.
+pub(crate) struct WorkerContext<S> {
+    /// The store the recipients are in.
+    pub(crate) store: S,
+    /// Wakes the loops of the items a change queued.
+    pub(crate) wake: Wake,
+}
+
+impl<S: Store> WorkerContext<S> {
+    /// Fails `recipient` of `mm` for good (DESIGN.md §3: unresolvable, unknown user, permanent
+    /// peer or SMSC error): state `Failed`, the leased `item` completed and the delivery report
+    /// queued, all in one transaction.
+    pub(crate) async fn fail_recipient(
+        &self,
+        item: &LeasedItem,
+        mm: &impl ReadMm,
+        recipient: &str,
+        error: String,
+        status: Status,
+    ) -> Outcome {
+        let (mm_id, meta) = mm.id_and_meta();
+        let now = Timestamp::now();
+        tracing::info!(mm = %mm_id, recipient, error = %error, status = status.0, "recipient failed");
+        let effects = OutboxEffects {
+            complete: Some(item.lease()),
+            enqueue: delivery_report_item(mm_id, meta, recipient, status, Some(error.clone()), now)
+                .into_iter()
+                .collect(),
+        };
+        let queued: Vec<OutboxKind> = effects.enqueue.iter().map(|i| i.kind).collect();
+        let result = self
+            .store
+            .update_recipient(
+                mm_id,
+                recipient,
+                RecipientEvent::Failed { error },
+                effects,
+                now,
+            )
+            .await;
+        if result.is_ok() {
+            self.wake.kinds(queued);
+        }
+        outcome_of_update(result)
+    }
 }
 
 /// Why a report item cannot be turned into a report.

@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::jobs::{Job, Mm4ForwardJob, PushJob, ResolveJob};
-use crate::reports::{fail_recipient, outcome_of_update};
+use crate::reports::{WorkerContext, outcome_of_update};
 use crate::worker::{self, Handler, Outcome, Wake, WorkerConfig};
 
 /// How one worker loop runs: concurrency, polling and retry backoff (DESIGN.md §7). Embedded
@@ -154,10 +154,9 @@ enum Decision {
 
 /// The [`OutboxKind::Resolve`] handler.
 pub struct Router<S, L> {
-    store: S,
+    cx: WorkerContext<S>,
     resolver: Arc<Resolver<L>>,
     sh: Option<Arc<ShClient>>,
-    wake: Wake,
 }
 
 impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
@@ -169,10 +168,9 @@ impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
         wake: Wake,
     ) -> Self {
         Self {
-            store,
+            cx: WorkerContext { store, wake },
             resolver,
             sh,
-            wake,
         }
     }
 
@@ -221,6 +219,7 @@ impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
         // read (no cache: another node's change to the table counts from the next item on).
         let impu = address.as_ref().ok().map(Address::to_string);
         let (mm, subscriber) = match self
+            .cx
             .store
             .recipient_view(mm_id, recipient, impu.as_deref())
             .await
@@ -241,8 +240,10 @@ impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
         let address = match address {
             Ok(a) => a,
             Err(e) => {
+                let error = format!("recipient address: {e}");
                 return self
-                    .fail(&item, &mm, recipient, format!("recipient address: {e}"))
+                    .cx
+                    .fail_recipient(&item, &mm, recipient, error, Status::UNREACHABLE)
                     .await;
             }
         };
@@ -265,13 +266,10 @@ impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
             Decision::Remote { mmse_domain } => {
                 if let Origin::Mm4 { .. } = mm.meta.origin {
                     // TS 23.140 §8.4.1: we accepted it as the recipient's relay; no transit.
+                    let error = format!("received over MM4 but served by {mmse_domain}");
                     return self
-                        .fail(
-                            &item,
-                            &mm,
-                            recipient,
-                            format!("received over MM4 but served by {mmse_domain}"),
-                        )
+                        .cx
+                        .fail_recipient(&item, &mm, recipient, error, Status::UNREACHABLE)
                         .await;
                 }
                 let forward = Mm4ForwardJob {
@@ -291,7 +289,11 @@ impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
                 error,
                 expiry: Some(mm.meta.expiry),
             },
-            Decision::Permanent(error) => self.fail(&item, &mm, recipient, error).await,
+            Decision::Permanent(error) => {
+                self.cx
+                    .fail_recipient(&item, &mm, recipient, error, Status::UNREACHABLE)
+                    .await
+            }
         }
     }
 
@@ -311,33 +313,14 @@ impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
             enqueue: vec![next],
         };
         let result = self
+            .cx
             .store
             .update_recipient(&mm.id, recipient, event, effects, now)
             .await;
         if result.is_ok() {
-            self.wake.kinds([kind]);
+            self.cx.wake.kinds([kind]);
         }
         outcome_of_update(result)
-    }
-
-    async fn fail(
-        &self,
-        item: &LeasedItem,
-        mm: &MmHead,
-        recipient: &str,
-        error: String,
-    ) -> Outcome {
-        fail_recipient(
-            &self.store,
-            &self.wake,
-            item,
-            &mm.id,
-            &mm.meta,
-            recipient,
-            error,
-            Status::UNREACHABLE,
-        )
-        .await
     }
 }
 
