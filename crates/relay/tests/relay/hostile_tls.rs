@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 
 use mm4_smtp::{Host, OutboundEnvelope, SendError, SmtpClient};
-use mms_store::RecipientState;
 use relay::mm4::{Mm4Config, OutboundTls, outbound_tls};
 
 use crate::hostile::make_pki;
@@ -45,21 +44,8 @@ async fn relay_to_relay_mm4_goes_over_starttls_and_a_wrong_certificate_is_refuse
     a_mm4.tls_ca_file = Some(pki.ca_file.clone());
     a_mm4.tls_pins = vec![sha256_hex(&pki.leaf_der)];
     let (a, b) = peers.pair(a_mm4, b_mm4, "b.example").await;
-    let (mm, _) = accept_mm1(
-        &a.store,
-        "sip:alice@a.example",
-        &["sip:bob@b.example"],
-        "tls",
-    )
-    .await;
     // Forwarded means B answered 250, and with `require` only over TLS.
-    wait_state(
-        &a.store,
-        &mm,
-        "sip:bob@b.example",
-        RecipientState::Forwarded,
-    )
-    .await;
+    forward_mm1(&a.store, "sip:alice@a.example", "sip:bob@b.example", "tls").await;
 
     // The same settings reach B directly; another CA, or another pin, is refused (transient:
     // the MM waits for the peer's certificate to be fixed, it is not failed).

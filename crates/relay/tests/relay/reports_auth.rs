@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use mm4::{Mm4Address, Mm4Message, RequestStatus};
-use mm4_smtp::{ClientConfig, Host, OutboundEnvelope, SmtpClient};
 use mms_address::Address;
 use mms_pdu::{
     EncodedString, FromAddress, MmsVersion, Pdu, ReadRecInd, ReadStatus, ResponseStatus,
@@ -16,8 +15,8 @@ use relay::jobs::{Job, Mm4ReadReplyJob, ReadOrigIndJob};
 
 use crate::mm1_support::{PROXY, Relay, mm_of, send_req, test_config};
 use crate::work_support::{
-    ALICE_AT_A, Peers, SmtpSink, TestRelay, accept_mm1, aiosmtpd_missing, mm4_at, peer, pushes,
-    secs_now, wait_pushes, wait_state,
+    ALICE_AT_A, Mm4Peer, Peers, SmtpSink, TestRelay, accept_mm1, aiosmtpd_missing, forward_at,
+    forward_mm1, mm4_at, pushes, secs_now, wait_pushes, wait_state,
 };
 
 const ALICE: &str = "sip:alice@a.example";
@@ -189,38 +188,13 @@ async fn mm4_reports_are_taken_only_for_an_mm_forwarded_to_their_sender_ts_23_14
     let a = peers
         .relay("a.example", &[("b.example", peer_b.addr)], ALICE_AT_A)
         .await;
-    let (mm, _) = accept_mm1(&a.store, ALICE, &["sip:bob@b.example"], "to b").await;
-    wait_state(
-        &a.store,
-        &mm,
-        "sip:bob@b.example",
-        RecipientState::Forwarded,
-    )
-    .await;
-    let Mm4Message::ForwardReq(fwd) = mm4_at(&peer_b, 1).await else {
-        panic!("A forwarded something else");
-    };
-    let message_id = fwd.message_id.clone();
+    forward_mm1(&a.store, ALICE, "sip:bob@b.example", "to b").await;
+    let message_id = forward_at(&peer_b, 1).await.message_id;
 
-    let client = SmtpClient::new(ClientConfig::new("mms.b.example"));
-    let to_a = [Host {
-        name: "a".into(),
-        addr: a.mm4_addr,
-    }];
-    let send = |(env, bytes): (mm4::Envelope, Vec<u8>)| {
-        let client = &client;
-        let to_a = &to_a;
-        async move {
-            let env = OutboundEnvelope {
-                mail_from: env.mail_from,
-                rcpt_to: env.rcpt_to,
-            };
-            client.send(to_a, &env, &bytes).await
-        }
-    };
+    let b = Mm4Peer::new("mms.b.example", a.mm4_addr);
 
     // Bob's genuine read reply: alice gets m-read-orig-ind, B gets .RES Ok.
-    send(read_reply(&message_id, "sip:bob@b.example", true))
+    b.send(&read_reply(&message_id, "sip:bob@b.example", true))
         .await
         .unwrap();
     let p = wait_pushes(&peers.sink, 1).await;
@@ -235,7 +209,7 @@ async fn mm4_reports_are_taken_only_for_an_mm_forwarded_to_their_sender_ts_23_14
     assert_eq!(res.request_status, RequestStatus::Ok);
 
     // Forged by B for someone alice never sent to: refused in the .RES, nothing pushed.
-    send(read_reply(&message_id, "sip:mallory@b.example", true))
+    b.send(&read_reply(&message_id, "sip:mallory@b.example", true))
         .await
         .unwrap();
     let Mm4Message::ReadReplyReportRes(res) = mm4_at(&peer_b, 3).await else {
@@ -244,13 +218,14 @@ async fn mm4_reports_are_taken_only_for_an_mm_forwarded_to_their_sender_ts_23_14
     assert_eq!(res.request_status, RequestStatus::ErrorMessageNotFound);
 
     // An unknown message id without a .RES asked for: SMTP 550 5.7.1.
-    let err = send(read_reply(
-        "no-such@mms.a.example",
-        "sip:bob@b.example",
-        false,
-    ))
-    .await
-    .unwrap_err();
+    let err = b
+        .send(&read_reply(
+            "no-such@mms.a.example",
+            "sip:bob@b.example",
+            false,
+        ))
+        .await
+        .unwrap_err();
     assert_eq!(err.reply().map(|r| r.code), Some(550), "{err}");
 
     // A recipient alice sent to but A never forwarded to (no route: failed): refused.
@@ -270,13 +245,14 @@ async fn mm4_reports_are_taken_only_for_an_mm_forwarded_to_their_sender_ts_23_14
         .unwrap()
         .meta
         .message_id;
-    let err = send(read_reply(&failed_id, "sip:erin@c.example", false))
+    let err = b
+        .send(&read_reply(&failed_id, "sip:erin@c.example", false))
         .await
         .unwrap_err();
     assert_eq!(err.reply().map(|r| r.code), Some(550), "{err}");
 
     // Bob's report again: answered, but alice is not told twice.
-    send(read_reply(&message_id, "sip:bob@b.example", true))
+    b.send(&read_reply(&message_id, "sip:bob@b.example", true))
         .await
         .unwrap();
     let Mm4Message::ReadReplyReportRes(res) = mm4_at(&peer_b, 4).await else {
@@ -285,14 +261,14 @@ async fn mm4_reports_are_taken_only_for_an_mm_forwarded_to_their_sender_ts_23_14
     assert_eq!(res.request_status, RequestStatus::Ok);
     // Delivery reports are held to the same rule (TS 23.140 §8.4.2): bob's reaches alice,
     // one for mallory is refused.
-    send(delivery_report(&message_id, "sip:bob@b.example"))
+    b.send(&delivery_report(&message_id, "sip:bob@b.example"))
         .await
         .unwrap();
     let Mm4Message::DeliveryReportRes(res) = mm4_at(&peer_b, 5).await else {
         panic!("not MM4_delivery_report.RES");
     };
     assert_eq!(res.request_status, RequestStatus::Ok);
-    send(delivery_report(&message_id, "sip:mallory@b.example"))
+    b.send(&delivery_report(&message_id, "sip:mallory@b.example"))
         .await
         .unwrap();
     let Mm4Message::DeliveryReportRes(res) = mm4_at(&peer_b, 6).await else {
@@ -318,7 +294,7 @@ async fn mm4_reports_are_taken_only_for_an_mm_forwarded_to_their_sender_ts_23_14
         1,
         "only the genuine delivery report reached alice"
     );
-    client.close_idle().await;
+    b.close().await;
     a.stop().await;
 }
 
@@ -388,26 +364,11 @@ async fn mm4_reports_are_taken_only_from_the_report_peers_of_the_domain_the_mm_w
     // Reports on MMs forwarded to mms.b.example come from 127.0.0.5 only.
     mm4.report_peers
         .insert("mms.b.example".into(), vec!["127.0.0.5/32".into()]);
-    let mut a = TestRelay::start_with("a.example", mm4).await;
-    a.start_workers(
-        &peers.dns,
-        vec![peer("b.example", peer_b.addr)],
-        &peers.sink,
-    )
-    .await;
-    a.subscribe(ALICE_AT_A).await;
-    let (mm, _) = accept_mm1(&a.store, ALICE, &["sip:bob@b.example"], "to b").await;
-    wait_state(
-        &a.store,
-        &mm,
-        "sip:bob@b.example",
-        RecipientState::Forwarded,
-    )
-    .await;
-    let Mm4Message::ForwardReq(fwd) = mm4_at(&peer_b, 1).await else {
-        panic!("A forwarded something else");
-    };
-    let message_id = fwd.message_id;
+    let a = peers
+        .relay_with("a.example", mm4, &[("b.example", peer_b.addr)], ALICE_AT_A)
+        .await;
+    forward_mm1(&a.store, ALICE, "sip:bob@b.example", "to b").await;
+    let message_id = forward_at(&peer_b, 1).await.message_id;
 
     // Bob's read reply, otherwise genuine, from another peer address: 550 5.7.1, not passed on.
     let other = smtp_from(

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use mm4::{ForwardParams, Mm4Address, Mm4Message, RequestStatus};
-use mm4_smtp::{ClientConfig, Host, OutboundEnvelope, SmtpClient};
 use mms_address::Address;
 use mms_pdu::{FromAddress, Pdu, Status};
 use mms_store::{
@@ -25,18 +24,11 @@ async fn mm_crosses_mm4_to_relay_b_bob_is_notified_and_the_delivery_report_retur
     let peers = Peers::start().await;
     let (a, b) = peers.loopback_pair("b.example").await;
 
-    let (mm, _) = accept_mm1(
+    let (mm, rec) = forward_mm1(
         &a.store,
         "sip:alice@a.example",
-        &["sip:bob@b.example"],
-        "hello from a",
-    )
-    .await;
-    let rec = wait_state(
-        &a.store,
-        &mm,
         "sip:bob@b.example",
-        RecipientState::Forwarded,
+        "hello from a",
     )
     .await;
     assert_eq!(rec.detail.as_deref(), Some("mms.b.example"));
@@ -152,13 +144,13 @@ async fn mm_crosses_mm4_to_relay_b_bob_is_notified_and_the_delivery_report_retur
 
 #[tokio::test]
 async fn unreachable_peer_is_retried_until_it_comes_back() {
-    let Peers { dns, sink } = Peers::start().await;
+    let peers = Peers::start().await;
     let reserved = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let mut a = TestRelay::start("a.example", any_port(), loopback()).await;
-    a.start_workers(&dns, vec![peer("b.example", reserved)], &sink)
+    let a = peers
+        .relay("a.example", &[("b.example", reserved)], ALICE_AT_A)
         .await;
     let (mm, _) = accept_mm1(
         &a.store,
@@ -177,10 +169,14 @@ async fn unreachable_peer_is_retried_until_it_comes_back() {
         "a refused connection is transient"
     );
 
-    let mut b = TestRelay::start("b.example", reserved, loopback()).await;
-    b.start_workers(&dns, vec![peer("a.example", a.mm4_addr)], &sink)
+    let b = peers
+        .relay_with(
+            "b.example",
+            TestRelay::mm4_config(reserved, loopback()),
+            &[("a.example", a.mm4_addr)],
+            BOB_AT_B,
+        )
         .await;
-    b.subscribe(BOB_AT_B).await;
     wait_state(
         &a.store,
         &mm,
@@ -188,7 +184,7 @@ async fn unreachable_peer_is_retried_until_it_comes_back() {
         RecipientState::Forwarded,
     )
     .await;
-    let pushes = wait_pushes(&sink, 1).await;
+    let pushes = wait_pushes(&peers.sink, 1).await;
     assert_eq!(pushes[0].0, "4917612345678");
     a.stop().await;
     b.stop().await;
@@ -222,9 +218,7 @@ async fn aiosmtpd_receives_the_forward_and_its_550_fails_the_recipient_with_a_re
     let failed = wait_state(&a.store, &mm, "sip:gone@b.example", RecipientState::Failed).await;
     assert!(failed.last_error.unwrap().contains("550"));
 
-    let Mm4Message::ForwardReq(fwd) = mm4_at(&peer_sink, 1).await else {
-        panic!("not MM4_forward.REQ");
-    };
+    let fwd = forward_at(&peer_sink, 1).await;
     let meta = a.store.mm(&mm).await.unwrap().unwrap().meta;
     assert_eq!(fwd.message_id, meta.message_id);
     assert_eq!(
@@ -285,19 +279,11 @@ async fn duplicate_forward_is_answered_twice_but_delivered_once() {
         .relay("b.example", &[("a.example", res_sink.addr)], BOB_AT_B)
         .await;
 
-    let (env, bytes) = forward_to_bob("dup-1@mms.a.example");
-    let client = SmtpClient::new(ClientConfig::new("mms.a.example"));
-    let host = [Host {
-        name: "b".into(),
-        addr: b.mm4_addr,
-    }];
-    let env = OutboundEnvelope {
-        mail_from: env.mail_from,
-        rcpt_to: env.rcpt_to,
-    };
-    client.send(&host, &env, &bytes).await.unwrap();
+    let forward = forward_to_bob("dup-1@mms.a.example");
+    let a = Mm4Peer::new("mms.a.example", b.mm4_addr);
+    a.send(&forward).await.unwrap();
     wait_pushes(&peers.sink, 1).await;
-    client.send(&host, &env, &bytes).await.unwrap();
+    a.send(&forward).await.unwrap();
 
     for n in 1..=2 {
         let Mm4Message::ForwardRes(res) = mm4_at(&res_sink, n).await else {
@@ -311,27 +297,15 @@ async fn duplicate_forward_is_answered_twice_but_delivered_once() {
     // have been queued with it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(pushes(&peers.sink).len(), 1, "bob was notified once");
-    client.close_idle().await;
+    a.close().await;
     b.stop().await;
 }
 
 #[tokio::test]
 async fn connection_from_outside_the_peer_networks_is_refused() {
     let b = TestRelay::start("b.example", any_port(), vec!["10.0.0.0/8".into()]).await;
-    let (env, bytes) = forward_to_bob("refused@mms.a.example");
-    let client = SmtpClient::new(ClientConfig::new("mms.a.example"));
-    let err = client
-        .send(
-            &[Host {
-                name: "b".into(),
-                addr: b.mm4_addr,
-            }],
-            &OutboundEnvelope {
-                mail_from: env.mail_from,
-                rcpt_to: env.rcpt_to,
-            },
-            &bytes,
-        )
+    let err = Mm4Peer::new("mms.a.example", b.mm4_addr)
+        .send(&forward_to_bob("refused@mms.a.example"))
         .await
         .unwrap_err();
     assert_eq!(err.reply().map(|r| r.code), Some(554), "{err}");
@@ -419,19 +393,12 @@ async fn forward_res_with_an_error_status_turns_into_a_failure_report_to_alice()
     let peers = Peers::start().await;
     // A believes c.example is served by B; B serves only mms.b.example.
     let (a, b) = peers.loopback_pair("c.example").await;
-    let (mm, _) = accept_mm1(
+    // SMTP 250 handed responsibility over (TS 23.140 §8.4.1) ...
+    forward_mm1(
         &a.store,
         "sip:alice@a.example",
-        &["sip:carol@c.example"],
-        "lost",
-    )
-    .await;
-    // SMTP 250 handed responsibility over (TS 23.140 §8.4.1) ...
-    wait_state(
-        &a.store,
-        &mm,
         "sip:carol@c.example",
-        RecipientState::Forwarded,
+        "lost",
     )
     .await;
     // ... and B's MM4_forward.RES Error-sending-address-unresolved reaches alice as a report.

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use mm4::Mm4Message;
+use mm4_smtp::{ClientConfig, Host, OutboundEnvelope, SendError, SendOutcome, SmtpClient};
 use mms_address::Address;
 use mms_pdu::{
     Body, ContentType, EncodedString, FromAddress, MediaType, MmsVersion, Part, Pdu, SendReq,
@@ -210,6 +212,19 @@ pub async fn wait_state(
     state: RecipientState,
 ) -> RecipientRecord {
     wait_record(store, mm, address, |r| r.state == state).await
+}
+
+/// Stores an MM1 MM from `from` to `to` ([`accept_mm1`]) and waits until the relay has forwarded
+/// it over MM4; its id and the recipient's record then.
+pub async fn forward_mm1(
+    store: &SqliteStore,
+    from: &str,
+    to: &str,
+    subject: &str,
+) -> (MmId, RecipientRecord) {
+    let (mm, _) = accept_mm1(store, from, &[to], subject).await;
+    let record = wait_state(store, &mm, to, RecipientState::Forwarded).await;
+    (mm, record)
 }
 
 /// Every complete push the sink accepted, reassembled (UDH or SAR) and decoded: (destination,
@@ -488,7 +503,19 @@ impl Peers {
         routes: &[(&str, SocketAddr)],
         subscriber: (&str, &str),
     ) -> TestRelay {
-        let mut relay = TestRelay::start(sip_domain, any_port(), loopback()).await;
+        self.relay_with(sip_domain, TestRelay::loopback_mm4(), routes, subscriber)
+            .await
+    }
+
+    /// [`Peers::relay`] with a whole `[mm4]`.
+    pub async fn relay_with(
+        &self,
+        sip_domain: &str,
+        mm4: Mm4Config,
+        routes: &[(&str, SocketAddr)],
+        subscriber: (&str, &str),
+    ) -> TestRelay {
+        let mut relay = TestRelay::start_with(sip_domain, mm4).await;
         let peers = routes.iter().map(|(d, addr)| peer(d, *addr)).collect();
         relay.start_workers(&self.dns, peers, &self.sink).await;
         relay.subscribe(subscriber).await;
@@ -534,12 +561,48 @@ pub fn peer(domain: &str, addr: SocketAddr) -> PeerConfig {
     }
 }
 
+/// A peer relay sending MM4 to one relay's listener with the relay's own SMTP client.
+pub struct Mm4Peer {
+    client: SmtpClient,
+    to: [Host; 1],
+}
+
+impl Mm4Peer {
+    /// A client greeting as `hostname` (EHLO), sending to `addr`.
+    pub fn new(hostname: &str, addr: SocketAddr) -> Self {
+        Self {
+            client: SmtpClient::new(ClientConfig::new(hostname)),
+            to: [Host {
+                name: addr.ip().to_string(),
+                addr,
+            }],
+        }
+    }
+
+    /// Sends one encoded MM4 message in its envelope.
+    pub async fn send(
+        &self,
+        (envelope, bytes): &(mm4::Envelope, Vec<u8>),
+    ) -> Result<SendOutcome, SendError> {
+        let envelope = OutboundEnvelope {
+            mail_from: envelope.mail_from.clone(),
+            rcpt_to: envelope.rcpt_to.clone(),
+        };
+        self.client.send(&self.to, &envelope, bytes).await
+    }
+
+    /// Closes the client's idle connections.
+    pub async fn close(&self) {
+        self.client.close_idle().await;
+    }
+}
+
 // ---- external peers ----
 
 pub use test_peers::external::{SmtpSink, aiosmtpd_missing, peer_missing, runs};
 
 /// Reads the MM4 message aiosmtpd stored as its `n`th.
-pub async fn mm4_at(sink: &SmtpSink, n: usize) -> mm4::Mm4Message {
+pub async fn mm4_at(sink: &SmtpSink, n: usize) -> Mm4Message {
     let (eml, meta) = sink.message(n).await;
     let meta: serde_json::Value = serde_json::from_slice(&meta).unwrap();
     let envelope = mm4::Envelope {
@@ -552,4 +615,12 @@ pub async fn mm4_at(sink: &SmtpSink, n: usize) -> mm4::Mm4Message {
             .collect(),
     };
     mm4::decode(&envelope, &eml).expect("the stored message is MM4")
+}
+
+/// The `MM4_forward.REQ` aiosmtpd stored as its `n`th message.
+pub async fn forward_at(sink: &SmtpSink, n: usize) -> mm4::ForwardReq {
+    let Mm4Message::ForwardReq(fwd) = mm4_at(sink, n).await else {
+        panic!("message {n} is not MM4_forward.REQ");
+    };
+    *fwd
 }
