@@ -126,9 +126,7 @@ impl Raw {
 
     /// Connects from `source` (any of 127.0.0.0/8 is loopback on Linux).
     async fn connect_from(source: std::net::IpAddr, addr: SocketAddr) -> Raw {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.bind(SocketAddr::new(source, 0)).unwrap();
-        Self::of(socket.connect(addr).await.unwrap())
+        Self::of(test_peers::hostile::connect_from(source, addr).await)
     }
 
     fn of(stream: TcpStream) -> Raw {

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use test_peers::hostile::{median, mem, ratio, report};
+use test_peers::hostile::{Flood, median, mem, ratio, report};
 
 use super::*;
 
@@ -169,41 +169,31 @@ async fn connection_flood_from_one_address_gets_421_and_other_peers_are_served_a
     config.max_connections_per_ip = 8;
     config.command_timeout = Duration::from_secs(5);
     let srv = start(config).await;
-    let base = median(5, || legit(srv.addr)).await;
-    let before = mem();
-    // 200 idle connections from 127.0.0.2; the legitimate peer connects from 127.0.0.1.
-    let flooder: std::net::IpAddr = "127.0.0.2".parse().unwrap();
-    let mut held = Vec::new();
-    for _ in 0..200 {
-        held.push(Raw::connect_from(flooder, srv.addr).await);
-    }
-    let (mut admitted, mut refused) = (0, 0);
-    for c in &mut held {
-        let first = c.reply().await;
-        if first[0] == "421 4.7.0 Too many connections from your address, try again later" {
-            assert!(c.closed().await, "a refused connection is closed");
-            refused += 1;
-        } else if first[0].starts_with("220") {
-            admitted += 1;
-        }
-    }
-    assert_eq!((admitted, refused), (8, 192));
-    // While the 8 admitted connections sit idle (5 s deadline), other peers are served at once.
-    let during = median(5, || legit(srv.addr)).await;
+    // 200 idle connections from 127.0.0.2; the legitimate peer connects from 127.0.0.1. While
+    // the 8 admitted connections sit idle (5 s deadline), other peers are served at once.
+    const REFUSED: &str = "421 4.7.0 Too many connections from your address, try again later";
+    let flood = Flood::from_one_address(
+        "127.0.0.2".parse().unwrap(),
+        srv.addr,
+        200,
+        async |stream| {
+            let mut c = Raw::of(stream);
+            let first = c.reply().await.swap_remove(0);
+            if first == REFUSED {
+                assert!(c.closed().await, "a refused connection is closed");
+            }
+            (c, first)
+        },
+        || legit(srv.addr),
+    )
+    .await;
+    let admitted = flood.count(|first| first.starts_with("220"));
+    assert_eq!((admitted, flood.count(|first| first == REFUSED)), (8, 192));
     let mut third = Raw::connect_from("127.0.0.3".parse().unwrap(), srv.addr).await;
     assert!(third.reply().await[0].starts_with("220"));
-    drop(held);
-    let after = mem();
-    report(
-        &format!(
-            "MM4 flood from one address: 200 connections from 127.0.0.2, per-address limit 8, total 64 (legit median {:.1} ms before, {:.1} ms during)",
-            base.as_secs_f64() * 1e3,
-            during.as_secs_f64() * 1e3
-        ),
+    flood.report(
+        "MM4 flood from one address: 200 connections from 127.0.0.2, per-address limit 8, total 64",
         "8 admitted (idle), 192 answered 421 4.7.0 at once; 127.0.0.1 and 127.0.0.3 served at once",
-        before,
-        after,
-        during.as_secs_f64() / base.as_secs_f64(),
     );
 }
 

@@ -308,9 +308,9 @@ async fn smtp_from(
 ) -> String {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind(std::net::SocketAddr::new(source, 0)).unwrap();
-    let (r, mut w) = socket.connect(to).await.unwrap().into_split();
+    let (r, mut w) = test_peers::hostile::connect_from(source, to)
+        .await
+        .into_split();
     let mut r = BufReader::new(r);
     // Reads one reply (its last line).
     async fn reply(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> String {
