@@ -131,6 +131,16 @@ impl Reject {
         }
     }
 
+    /// RFC 5321 §4.2.3 452 with RFC 3463 §3.4 4.3.1 ("mail system full"): the server cannot
+    /// store the message now (its store is out of space); the sender keeps it and retries.
+    pub fn storage_full(text: impl Into<String>) -> Self {
+        Reject {
+            code: 452,
+            enhanced: EnhancedCode::new(4, 3, 1),
+            text: text.into(),
+        }
+    }
+
     /// RFC 3463 §3.2 5.1.1: the mailbox (recipient) does not exist.
     pub fn unknown_recipient(text: impl Into<String>) -> Self {
         Reject {

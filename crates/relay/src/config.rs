@@ -9,6 +9,8 @@
 //! number_ranges = ["+4417"]
 //! default_country_code = "44"
 //! store = "./data"                      # or "sqlite:/path/file.db" or "postgres://…"
+//! store_pool = 16                       # PostgreSQL: connections of this node
+//! store_acquire_timeout_ms = 5000       # PostgreSQL: wait for a connection, then transient failure
 //!
 //! [mm1]
 //! listen = "127.0.0.1:8080"
@@ -118,6 +120,15 @@ impl RelayConfig {
         if self.relay.mmse_domain.trim().is_empty() {
             return Err(invalid("relay.mmse_domain", "must not be empty"));
         }
+        if self.relay.store_pool == 0 {
+            return Err(invalid("relay.store_pool", "must be positive"));
+        }
+        if self.relay.store_acquire_timeout_ms == 0 {
+            return Err(invalid(
+                "relay.store_acquire_timeout_ms",
+                "must be positive",
+            ));
+        }
         if let Some(cc) = &self.relay.default_country_code {
             let digits = cc.trim_start_matches('+');
             if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit())
@@ -215,6 +226,21 @@ pub struct RelaySection {
     pub default_country_code: Option<String>,
     /// Where the store lives: a data directory (SQLite), `sqlite:FILE` or `postgres://…`.
     pub store: String,
+    /// PostgreSQL: connections in this node's pool.
+    pub store_pool: u32,
+    /// PostgreSQL: longest wait in milliseconds for a pooled connection (while the database is
+    /// down, a send is answered `Error-transient-failure` after this long).
+    pub store_acquire_timeout_ms: u64,
+}
+
+impl RelaySection {
+    /// The store's pool options from `store_pool` and `store_acquire_timeout_ms`.
+    pub fn store_pool_options(&self) -> mms_store::PoolOptions {
+        mms_store::PoolOptions {
+            max_connections: self.store_pool,
+            acquire_timeout: Duration::from_millis(self.store_acquire_timeout_ms),
+        }
+    }
 }
 
 impl Default for RelaySection {
@@ -225,6 +251,8 @@ impl Default for RelaySection {
             number_ranges: Vec::new(),
             default_country_code: None,
             store: "./data".into(),
+            store_pool: mms_store::PoolOptions::default().max_connections,
+            store_acquire_timeout_ms: 5_000,
         }
     }
 }

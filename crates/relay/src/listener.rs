@@ -6,8 +6,9 @@
 //! connection is answered `503 Service Unavailable` with `Retry-After` (RFC 9110 §15.6.4,
 //! §10.2.3) in clear, or closed (TLS), at once: a flood costs one short task per connection and
 //! never queues, and a flood from one address leaves the other clients their slots. Addresses
-//! that front many clients (the trusted authentication proxies and WAP gateways of MM1) are not
-//! limited per address.
+//! that front many clients (the trusted authentication proxies and WAP gateways of MM1) have their
+//! own, higher limit, `max_connections_per_shared_ip`: below `max_connections`, so that one proxy
+//! (loopback is a trusted proxy by default) cannot take every slot.
 
 use std::convert::Infallible;
 use std::io;
@@ -41,8 +42,12 @@ pub struct HttpLimits {
     /// Most connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
     /// Most connections served at once from one client address (IPv6: one /64); more are
-    /// answered 503 and closed. Proxies and gateways the listener is told about are exempt.
+    /// answered 503 and closed. Proxies and gateways the listener is told about have
+    /// `max_connections_per_shared_ip` instead.
     pub max_connections_per_ip: usize,
+    /// Most connections served at once from one address of a trusted proxy or WAP gateway
+    /// (many phones behind one address); more are answered 503 and closed.
+    pub max_connections_per_shared_ip: usize,
     /// Milliseconds a client gets to send a complete request head (request line and headers),
     /// counted from the connection (or the previous response); slower clients are disconnected.
     pub header_timeout_ms: u64,
@@ -59,6 +64,7 @@ impl Default for HttpLimits {
         Self {
             max_connections: 1024,
             max_connections_per_ip: 64,
+            max_connections_per_shared_ip: 512,
             header_timeout_ms: 10_000,
             body_timeout_ms: 60_000,
             max_headers: 64,
@@ -80,8 +86,13 @@ impl HttpLimits {
 
     /// `Err(reason)` when a limit cannot work (zero, or a head limit under 8192 octets).
     pub fn check(&self) -> Result<(), &'static str> {
-        if self.max_connections == 0 || self.max_connections_per_ip == 0 {
-            return Err("max_connections and max_connections_per_ip must be positive");
+        if self.max_connections == 0
+            || self.max_connections_per_ip == 0
+            || self.max_connections_per_shared_ip == 0
+        {
+            return Err(
+                "max_connections, max_connections_per_ip and max_connections_per_shared_ip must be positive",
+            );
         }
         if self.header_timeout_ms == 0 || self.body_timeout_ms == 0 {
             return Err("timeouts must be positive");
@@ -123,7 +134,7 @@ impl TlsFiles {
 /// Serves `app` on `listener` under `limits` (over TLS when `tls` is set) until `shutdown` is
 /// cancelled; then stops accepting, lets open connections finish their request and returns.
 /// Clients in `shared` (proxies, gateways: many users behind one address) are bound by
-/// `max_connections` only, not by `max_connections_per_ip`.
+/// `max_connections_per_shared_ip` instead of `max_connections_per_ip`.
 /// Handlers see the client's address as [`ConnectInfo<SocketAddr>`].
 pub async fn serve(
     listener: TcpListener,
@@ -135,6 +146,7 @@ pub async fn serve(
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let per_address = PerAddress::new(limits.max_connections_per_ip);
+    let per_shared_address = PerAddress::new(limits.max_connections_per_shared_ip);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -158,11 +170,12 @@ pub async fn serve(
             },
             () = shutdown.cancelled() => break,
         };
-        let own = if in_any(&shared, peer.ip()) {
-            None
-        } else if let Some(own) = per_address.try_acquire(peer.ip()) {
-            Some(own)
+        let addresses = if in_any(&shared, peer.ip()) {
+            &per_shared_address
         } else {
+            &per_address
+        };
+        let Some(own) = addresses.try_acquire(peer.ip()) else {
             metrics::counter!("http_connections_refused_total", "limit" => "per_ip").increment(1);
             tracing::debug!(%peer, "HTTP connection over the per-address limit refused");
             tasks.spawn(refuse(stream, acceptor.is_none()));

@@ -528,7 +528,14 @@ fn answer_version(v: Option<MmsVersion>) -> MmsVersion {
 
 fn send_conf_error(prefix: &PduPrefix, err: &SendError) -> Response {
     let status = ResponseStatus::from(err);
-    tracing::info!(error = %err, status = status.name().unwrap_or("?"), "m-send-req refused");
+    match err {
+        SendError::Store(e) if e.is_storage_full() => {
+            tracing::error!(error = %err, "store full: m-send-req refused until space is freed");
+        }
+        _ => {
+            tracing::info!(error = %err, status = status.name().unwrap_or("?"), "m-send-req refused");
+        }
+    }
     let conf = SendConf {
         transaction_id: prefix.transaction_id.clone().unwrap_or_default(),
         version: answer_version(prefix.version),

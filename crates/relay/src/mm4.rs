@@ -45,7 +45,7 @@ use mms_resolver::{DnsLookup, RecordKind, Records, ResolveError, Resolver, Resol
 use mms_store::{
     AcceptOutcome, LeasedItem, MessageRecipient, MmId, MmMeta, NewMm, NewOutboxItem, NewRecipient,
     Origin, OutboxEffects, OutboxKind, RecipientEvent, RecipientState, RetrievalToken, Store,
-    StoredMm, Timestamp,
+    StoreError, StoredMm, Timestamp,
 };
 use serde::Deserialize;
 use tokio::task::JoinHandle;
@@ -63,6 +63,17 @@ use crate::reports::{
 };
 use crate::routing::QueueTuning;
 use crate::worker::{self, Handler, Outcome, Wake};
+
+/// The SMTP answer to a store failure while taking MM4 in: `452 4.3.1` when the store is out of
+/// space, `451 4.3.0` otherwise; both make the peer keep the message and retry (RFC 5321 §4.2.5).
+fn store_reject(e: StoreError) -> Reject {
+    if e.is_storage_full() {
+        tracing::error!(error = %e, "store full: MM4 refused until space is freed");
+        Reject::storage_full(format!("store full: {e}"))
+    } else {
+        Reject::transient(format!("store unavailable: {e}"))
+    }
+}
 
 /// `[mm4]`: the MM4 (SMTP) listener and client.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -518,7 +529,7 @@ impl<S: Store> Mm4Inbound<S> {
         self.store
             .enqueue(items, Timestamp::now())
             .await
-            .map_err(|e| Reject::transient(format!("store unavailable: {e}")))?;
+            .map_err(store_reject)?;
         self.wake.kinds(kinds);
         Ok(())
     }
@@ -682,7 +693,7 @@ impl<S: Store> Mm4Inbound<S> {
                 let item = respond(RequestStatus::Ok, None, &suffix);
                 self.enqueue(item.into_iter().collect()).await
             }
-            Err(e) => Err(Reject::transient(format!("store unavailable: {e}"))),
+            Err(e) => Err(store_reject(e)),
         }
     }
 
@@ -730,7 +741,7 @@ impl<S: Store> Mm4Inbound<S> {
             .store
             .mm_by_message_id(message_id, recipient)
             .await
-            .map_err(|e| Reject::transient(format!("store unavailable: {e}")))?;
+            .map_err(store_reject)?;
         Ok(found.into_iter().find(|m| {
             matches!(m.meta.origin, Origin::Mm1 { .. })
                 && matches!(
@@ -836,7 +847,7 @@ impl<S: Store> Mm4Inbound<S> {
         let mm = match self.store.mm_head(&mm_id).await {
             Ok(Some(mm)) => mm,
             Ok(None) => return Ok(()),
-            Err(e) => return Err(Reject::transient(format!("store unavailable: {e}"))),
+            Err(e) => return Err(store_reject(e)),
         };
         let now = Timestamp::now();
         let text = res

@@ -132,7 +132,8 @@ impl Relay {
         let _ = rustls::crypto::ring::default_provider().install_default();
         config.validate()?;
         let config = Arc::new(config);
-        let store = AnyStore::open(&config.relay.store).await?;
+        let store =
+            AnyStore::open_with(&config.relay.store, config.relay.store_pool_options()).await?;
         tracing::info!(store = %redact(&config.relay.store), "store open");
         let resolver_config = config.resolver_config();
         let resolver = Arc::new(mms_resolver::dns_resolver(resolver_config.clone())?);

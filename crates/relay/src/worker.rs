@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use mms_store::{
-    LeasedItem, NewOutboxItem, OutboxKind, RetryPolicy, Store, Timestamp, retry_at_random,
+    LeasedItem, NewOutboxItem, OutboxKind, QueueError, RetryPolicy, Store, Timestamp,
+    retry_at_random,
 };
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
@@ -245,6 +246,10 @@ async fn run<S: Store, H: Handler>(
     let refill = config.batch.min(concurrency).div_ceil(2).max(1);
     let mut more_due = false;
     let mut last_lease: Option<tokio::time::Instant> = None;
+    // Each lease call has its own owner name (`<loop owner>#<n>`), so the items of a call whose
+    // answer was lost can be told apart from the items in hand and given back.
+    let mut calls: u64 = 0;
+    let mut unanswered: Vec<(String, Timestamp)> = Vec::new();
     loop {
         let need = if more_due { refill } else { 1 };
         tokio::select! {
@@ -266,14 +271,12 @@ async fn run<S: Store, H: Handler>(
         let free = u32::try_from(permits.available_permits()).unwrap_or(u32::MAX);
         let want = config.batch.min(free).max(1);
         last_lease = Some(tokio::time::Instant::now());
+        give_back(&store, &config, &mut unanswered).await;
+        calls += 1;
+        let owner = format!("{}#{calls}", config.owner);
+        let now = Timestamp::now();
         let leased = match store
-            .lease(
-                &config.kinds,
-                want,
-                &config.owner,
-                config.lease_for,
-                Timestamp::now(),
-            )
+            .lease(&config.kinds, want, &owner, config.lease_for, now)
             .await
         {
             Ok(items) => {
@@ -281,7 +284,10 @@ async fn run<S: Store, H: Handler>(
                 items
             }
             Err(e) => {
+                // The lease may have committed with its answer lost (a connection cut between
+                // COMMIT and the reply): those items are held by no one until their lease runs out.
                 tracing::warn!(worker = config.name, error = %e, "lease failed");
+                unanswered.push((owner, now));
                 Vec::new()
             }
         };
@@ -291,8 +297,9 @@ async fn run<S: Store, H: Handler>(
                 return;
             };
             let (store, handler, config) = (store.clone(), handler.clone(), config.clone());
+            let cancel = cancel.clone();
             tokio::spawn(async move {
-                handle_one(&store, &*handler, &config, item).await;
+                handle_one(&store, &*handler, &config, item, &cancel).await;
                 drop(permit);
             });
         }
@@ -307,6 +314,40 @@ async fn run<S: Store, H: Handler>(
     }
     // Wait for the items in hand: every permit back means every handler settled its item.
     let _ = permits.acquire_many(concurrency).await;
+}
+
+/// Gives back what the lease calls in `unanswered` may have leased, oldest first. Stops at the
+/// first release that fails (the store is still away) and keeps the rest for the next round;
+/// forgets calls whose leases have run out by themselves, which bounds the list to about
+/// `lease_for / poll_interval` calls however long the store is away.
+async fn give_back<S: Store>(
+    store: &S,
+    config: &WorkerConfig,
+    unanswered: &mut Vec<(String, Timestamp)>,
+) {
+    let now = Timestamp::now();
+    unanswered.retain(|(_, at)| at.plus(config.lease_for) > now);
+    while let Some((owner, at)) = unanswered.first() {
+        match store.release_leases(&config.kinds, owner, *at).await {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(
+                        worker = config.name,
+                        owner,
+                        items = n,
+                        "gave back the items of a lease whose answer was lost"
+                    );
+                    metrics::counter!("mmsrelay_outbox_released_items_total", "worker" => config.name)
+                        .increment(n);
+                }
+                unanswered.remove(0);
+            }
+            Err(e) => {
+                tracing::debug!(worker = config.name, owner, error = %e, "release failed, will try again");
+                return;
+            }
+        }
+    }
 }
 
 /// Counts one lease request of loop `worker` that got `items` items (`/metrics`): requests,
@@ -325,36 +366,74 @@ async fn handle_one<S: Store, H: Handler>(
     handler: &H,
     config: &WorkerConfig,
     item: LeasedItem,
+    cancel: &CancellationToken,
 ) {
     let lease = item.lease();
-    let attempts = item.attempts;
+    let (attempts, lease_until) = (item.attempts, item.lease_until);
     let (id, kind) = (item.id.clone(), item.kind);
     let outcome = handler.handle(item).await;
-    let now = Timestamp::now();
-    let settlement = settle(outcome, attempts, &config.retry, now, retry_at_random);
-    let result = match &settlement {
-        Settlement::Complete => store.complete(&lease, now).await,
-        Settlement::Nothing => Ok(()),
-        Settlement::RetryAt(at, error) => {
+    let settlement = settle(
+        outcome,
+        attempts,
+        &config.retry,
+        Timestamp::now(),
+        retry_at_random,
+    );
+    match &settlement {
+        Settlement::RetryAt(_, error) => {
             tracing::info!(worker = config.name, item = %id, kind = kind.as_str(), attempts, error = %error, "will retry");
-            store.retry(&lease, *at, error, now).await
         }
-        Settlement::Defer(at, error) => {
+        Settlement::Defer(_, error) => {
             metrics::counter!("mmsrelay_outbox_deferred_total", "worker" => config.name)
                 .increment(1);
             tracing::debug!(worker = config.name, item = %id, kind = kind.as_str(), error = %error, "deferred");
-            store.retry(&lease, *at, error, now).await
         }
         Settlement::Fail(error) => {
             tracing::warn!(worker = config.name, item = %id, kind = kind.as_str(), error = %error, "failed");
-            store.fail(&lease, error, now).await
         }
-    };
-    if let Err(e) = result {
-        // A lost lease means another node took the item over; it will settle it.
-        tracing::warn!(worker = config.name, item = %id, error = %e, "could not settle item");
+        Settlement::Complete | Settlement::Nothing => {}
+    }
+    // The store may be away (database cut, disk full): settling is tried again, backing off,
+    // while the lease lasts, so the item is due again as soon as the store is back rather than
+    // when its lease runs out; the work done (a forward sent, a push made) is recorded.
+    let mut pause = SETTLE_PAUSE_FIRST;
+    loop {
+        let now = Timestamp::now();
+        let result = match &settlement {
+            Settlement::Complete => store.complete(&lease, now).await,
+            Settlement::Nothing => Ok(()),
+            Settlement::RetryAt(at, error) | Settlement::Defer(at, error) => {
+                store.retry(&lease, *at, error, now).await
+            }
+            Settlement::Fail(error) => store.fail(&lease, error, now).await,
+        };
+        let e = match result {
+            Ok(()) => return,
+            // Another node took the item over; it will settle it.
+            Err(e @ QueueError::LeaseLost { .. }) => {
+                tracing::warn!(worker = config.name, item = %id, error = %e, "could not settle item");
+                return;
+            }
+            Err(e) => e,
+        };
+        if Timestamp::now().plus(pause) >= lease_until || cancel.is_cancelled() {
+            tracing::warn!(worker = config.name, item = %id, error = %e, "could not settle item; due again when its lease runs out");
+            return;
+        }
+        tracing::debug!(worker = config.name, item = %id, error = %e, "settling failed, will try again");
+        tokio::select! {
+            _ = cancel.cancelled() => {}
+            _ = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(SETTLE_PAUSE_MAX);
     }
 }
+
+/// First pause before settling an item again after the store failed; doubles up to
+/// [`SETTLE_PAUSE_MAX`].
+const SETTLE_PAUSE_FIRST: Duration = Duration::from_millis(100);
+/// Longest pause between two tries to settle an item.
+const SETTLE_PAUSE_MAX: Duration = Duration::from_secs(2);
 
 /// The default [`WorkerConfig::min_lease_interval`].
 pub const DEFAULT_MIN_LEASE_INTERVAL: Duration = Duration::from_millis(5);

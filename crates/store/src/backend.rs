@@ -606,6 +606,32 @@ macro_rules! backend {
                 Ok(items)
             }
 
+            pub(crate) async fn release_leases(
+                c: &mut Conn,
+                kinds: &[OutboxKind],
+                owner: &str,
+                leased_at: Timestamp,
+            ) -> Result<u64, StoreError> {
+                if kinds.is_empty() {
+                    return Ok(0);
+                }
+                // `kind` and `due_ms` bound the search to the range of `outbox_pending_due` the
+                // lease took its items from.
+                let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
+                let sql = format!(
+                    "UPDATE outbox SET lease_owner = NULL, lease_until_ms = NULL, \
+                     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END \
+                     WHERE status = 'pending' AND kind IN ({}) AND due_ms <= $2 AND lease_owner = $1",
+                    placeholders.join(", ")
+                );
+                // Only generated placeholders are spliced in; every value is bound.
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).bind(leased_at.as_millis());
+                for kind in kinds {
+                    query = query.bind(kind.as_str());
+                }
+                Ok(query.execute(&mut *c).await?.rows_affected())
+            }
+
             pub(crate) async fn update_recipient(
                 c: &mut Conn,
                 mm_id: &MmId,
@@ -1062,6 +1088,20 @@ macro_rules! backend {
                 self.write(move |c| {
                     let (kinds, owner) = (kinds.clone(), owner.clone());
                     Box::pin(async move { q::lease(c, &kinds, n, &owner, until, now).await })
+                })
+                .await
+            }
+
+            async fn release_leases(
+                &self,
+                kinds: &[$crate::OutboxKind],
+                owner: &str,
+                leased_at: $crate::Timestamp,
+            ) -> Result<u64, $crate::StoreError> {
+                let (kinds, owner) = (kinds.to_vec(), owner.to_owned());
+                self.write(move |c| {
+                    let (kinds, owner) = (kinds.clone(), owner.clone());
+                    Box::pin(async move { q::release_leases(c, &kinds, &owner, leased_at).await })
                 })
                 .await
             }

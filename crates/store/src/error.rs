@@ -56,6 +56,26 @@ pub enum StoreError {
     Invalid(String),
 }
 
+impl StoreError {
+    /// The database is out of space: SQLite's `SQLITE_FULL` (13, "database or disk is full") or
+    /// PostgreSQL's class 53 `disk_full` (53100) and `out_of_memory` (53200). An operator must free
+    /// space; callers answer "try later" with the protocol's storage status (SMTP 452 4.3.1).
+    pub fn is_storage_full(&self) -> bool {
+        let e = match self {
+            StoreError::Database(e) => e,
+            StoreError::GroupCommit(e) => &**e,
+            _ => return false,
+        };
+        match e {
+            sqlx::Error::Database(db) => {
+                matches!(db.code().as_deref(), Some("13" | "53100" | "53200"))
+            }
+            sqlx::Error::Io(io) => io.raw_os_error() == Some(28),
+            _ => false,
+        }
+    }
+}
+
 /// Completing, retrying or failing a leased outbox item failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -55,7 +55,7 @@ pub use model::{
     MmHead, MmId, MmMeta, NasKey, NewMm, NewOutboxItem, NewRecipient, Origin, OutboxEffects,
     OutboxKind, RadiusBinding, RecipientRecord, RecipientView, RetrievalToken, StoredMm, Timestamp,
 };
-pub use postgres::PgStore;
+pub use postgres::{PgStore, PoolOptions};
 pub use retry::{RetryPolicy, retry_at, retry_at_random};
 pub use sqlite::{DB_FILE, SqliteStore};
 pub use state::{ALL_STATES, RecipientEvent, RecipientState, TransitionError};
@@ -151,6 +151,18 @@ pub trait Store: Clone + Send + Sync + 'static {
         lease_for: Duration,
         now: Timestamp,
     ) -> impl Future<Output = Result<Vec<LeasedItem>, StoreError>> + Send;
+
+    /// Gives back every pending item of `kinds` that `owner` leased at `leased_at` (the `now` of
+    /// that [`Store::lease`] call), uncounting the attempt the lease counted, so the items are due
+    /// again at once. For a worker whose lease call failed with the lease perhaps committed (the
+    /// connection dropped between COMMIT and the answer): it holds none of those items, and no
+    /// one else would take them before the lease ran out. Returns how many were given back.
+    fn release_leases(
+        &self,
+        kinds: &[OutboxKind],
+        owner: &str,
+        leased_at: Timestamp,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Marks a leased item done. [`QueueError::LeaseLost`] if another owner took it meanwhile.
     fn complete(
@@ -269,8 +281,13 @@ impl AnyStore {
     /// Opens `postgres://…`/`postgresql://…` on PostgreSQL, `sqlite:PATH` as a SQLite file, and any
     /// other string as a data directory holding `mmsrelay.db`.
     pub async fn open(location: &str) -> Result<Self, OpenError> {
+        Self::open_with(location, PoolOptions::default()).await
+    }
+
+    /// [`AnyStore::open`] with the PostgreSQL pool's options (SQLite has no pool: one writer).
+    pub async fn open_with(location: &str, pool: PoolOptions) -> Result<Self, OpenError> {
         if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-            return Ok(Self::Postgres(PgStore::connect(location).await?));
+            return Ok(Self::Postgres(PgStore::connect(location, pool).await?));
         }
         if let Some(path) = location.strip_prefix("sqlite:") {
             let path = path.strip_prefix("//").unwrap_or(path);
@@ -377,6 +394,15 @@ impl Store for AnyStore {
         now: Timestamp,
     ) -> Result<Vec<LeasedItem>, StoreError> {
         dispatch!(self, s => s.lease(kinds, n, owner, lease_for, now))
+    }
+
+    async fn release_leases(
+        &self,
+        kinds: &[OutboxKind],
+        owner: &str,
+        leased_at: Timestamp,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.release_leases(kinds, owner, leased_at))
     }
 
     async fn complete(&self, lease: &Lease, now: Timestamp) -> Result<(), QueueError> {

@@ -14,15 +14,29 @@ use crate::error::{OpenError, StoreError};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Connections per node unless told otherwise.
-const DEFAULT_POOL: u32 = 16;
+/// How a node uses its PostgreSQL connection pool (`[relay] store_pool`,
+/// `store_acquire_timeout_ms`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Connections per node.
+    pub max_connections: u32,
+    /// Longest wait for a pooled connection. While the database is down, sqlx retries connecting
+    /// with backoff for this long, then the operation fails with [`StoreError::Database`], which
+    /// MM1 answers `Error-transient-failure` (MMS ENC §7.3.48) and MM4 `451 4.3.0`: it should be
+    /// well below a phone's or a peer's own timeout, so they retry instead of hanging up on a
+    /// silent relay.
+    pub acquire_timeout: std::time::Duration,
+}
 
-/// Longest wait for a pooled connection (sqlx's default is 30 s). While the database is down,
-/// sqlx retries connecting with backoff for this long, then the operation fails with
-/// [`StoreError::Database`], which MM1 answers `Error-transient-failure` (MMS ENC §7.3.48) and
-/// MM4 `451 4.3.0`: well before a phone's or a peer's own timeout, so they retry instead of
-/// hanging up on a silent relay.
-const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+impl Default for PoolOptions {
+    /// 16 connections; 5 s (sqlx's own default, 30 s, outlasts many phones' HTTP timeout).
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: std::time::Duration::from_secs(5),
+        }
+    }
+}
 
 /// A PostgreSQL store: a cheap-to-clone handle on a connection pool.
 #[derive(Clone, Debug)]
@@ -33,19 +47,19 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to a `postgres://` URL (sqlx syntax; `?options=-c search_path=...` picks a schema),
     /// checks the schema version and migrates.
-    pub async fn connect(url: &str) -> Result<Self, OpenError> {
+    pub async fn connect(url: &str, pool: PoolOptions) -> Result<Self, OpenError> {
         let options = PgConnectOptions::from_str(url).map_err(OpenError::Connect)?;
-        Self::connect_with(options, DEFAULT_POOL).await
+        Self::connect_with(options, pool).await
     }
 
-    /// Connects with explicit options and pool size.
+    /// Connects with explicit connection and pool options.
     pub async fn connect_with(
         options: PgConnectOptions,
-        max_connections: u32,
+        pool: PoolOptions,
     ) -> Result<Self, OpenError> {
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .max_connections(pool.max_connections.max(1))
+            .acquire_timeout(pool.acquire_timeout)
             .connect_with(options)
             .await
             .map_err(OpenError::Connect)?;

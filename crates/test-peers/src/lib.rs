@@ -1,5 +1,5 @@
 //! Peers used only by tests and the demo: an authoritative DNS zone, an HSS answering Sh, an SMSC sink,
-//! a TCP proxy that can be cut (a database outage for one relay), and the external peer programs the
+//! a TCP proxy that can be cut (a database outage for one relay), a small disk that fills up, and the external peer programs the
 //! tests run (aiosmtpd, radclient).
 //!
 //! Each peer sits behind its own feature so a crate's tests build only the peer they meet.
@@ -7,6 +7,8 @@
 
 pub mod hostile;
 
+#[cfg(feature = "disk")]
+pub mod disk;
 #[cfg(feature = "dns")]
 pub mod dns;
 #[cfg(feature = "external")]

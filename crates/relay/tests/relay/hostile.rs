@@ -30,6 +30,9 @@ fn limits() -> HttpLimits {
     HttpLimits {
         max_connections: 32,
         max_connections_per_ip: 32,
+        // The attacks come from loopback, a trusted proxy: only `max_connections` holds them
+        // (the shared-address limit has its own test).
+        max_connections_per_shared_ip: 1024,
         header_timeout_ms: 1_000,
         body_timeout_ms: 2_000,
         max_headers: 64,
@@ -583,6 +586,40 @@ async fn connection_flood_from_one_address_leaves_the_other_clients_served_at_on
         "MM1 flood from one address: 200 idle connections from 127.0.0.2, per-address limit 8, total 64, head timeout 5 s",
         "192 answered 503 at once, 8 admitted; the proxy (127.0.0.1) and 127.0.0.3 served at once",
     );
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxy_has_its_own_limit_and_cannot_take_every_slot() {
+    let mut c = config();
+    c.mm1.limits.max_connections = 64;
+    c.mm1.limits.max_connections_per_shared_ip = 16;
+    c.mm1.limits.header_timeout_ms = 5_000;
+    let relay = Relay::start(c).await;
+    let addr = addr_of(&relay);
+    // 100 idle connections from the trusted proxy (loopback, the default trusted proxy).
+    let proxy: IpAddr = "127.0.0.1".parse().unwrap();
+    let (held, refused) = flood_from(proxy, addr, 100).await;
+    assert_eq!(
+        refused,
+        100 - 16,
+        "a trusted proxy is held to max_connections_per_shared_ip"
+    );
+    // The other 48 slots stay free for the other clients.
+    let (mut other, refused_other) = flood_from("127.0.0.3".parse().unwrap(), addr, 1).await;
+    assert_eq!(refused_other, 0, "127.0.0.3 is refused");
+    other[0]
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(CAP, other[0].read_to_end(&mut answer)).await;
+    assert!(
+        !matches!(http_status(&answer), 0 | 503),
+        "127.0.0.3 is not served: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    drop(held);
     relay.stop().await;
 }
 

@@ -2,5 +2,6 @@
 //! nodes sharing one PostgreSQL queue (DESIGN.md §7).
 
 mod crash;
+mod disk_full;
 mod suite;
 mod support;

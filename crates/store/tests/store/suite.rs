@@ -475,6 +475,71 @@ pub async fn expired_lease_is_taken_over_and_the_old_owner_loses_it(b: Backend) 
     );
 }
 
+/// A worker whose lease call failed after the lease committed gives back what that call leased
+/// (and only that): due again at once, the attempt uncounted, other owners' leases untouched.
+pub async fn released_leases_are_due_again_at_once(b: Backend) {
+    let Some(db) = TestDb::new(b).await else {
+        return;
+    };
+    let s = db.open().await;
+    let item = |kind, key: &str| NewOutboxItem {
+        kind,
+        idempotency_key: key.into(),
+        mm_id: None,
+        recipient: None,
+        payload: Bytes::new(),
+        due_at: T0,
+    };
+    s.enqueue(
+        vec![
+            item(OutboxKind::Push, "lost-1"),
+            item(OutboxKind::Push, "lost-2"),
+            item(OutboxKind::Push, "held"),
+            item(OutboxKind::Mm4Forward, "other-kind"),
+        ],
+        T0,
+    )
+    .await
+    .unwrap();
+    let push = [OutboxKind::Push];
+    let lost = s.lease(&push, 2, "w#1", LEASE, T0).await.unwrap();
+    assert_eq!(lost.len(), 2);
+    let held = s.lease(&push, 1, "w#2", LEASE, T0).await.unwrap();
+    let fwd = s
+        .lease(&[OutboxKind::Mm4Forward], 1, "w#1", LEASE, T0)
+        .await
+        .unwrap();
+    assert_eq!((held.len(), fwd.len()), (1, 1));
+    assert_eq!(
+        s.release_leases(&push, "w#1", T0).await.unwrap(),
+        2,
+        "only the Push items of owner w#1"
+    );
+    let later = T0.plus(Duration::from_millis(1));
+    let again = s.lease(&push, 10, "w#3", LEASE, later).await.unwrap();
+    let mut keys: Vec<_> = again.iter().map(|i| i.idempotency_key.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        vec!["lost-1", "lost-2"],
+        "due again before the lease ran out"
+    );
+    assert!(
+        again.iter().all(|i| i.attempts == 1),
+        "the failed call's attempt is not counted"
+    );
+    assert_eq!(s.release_leases(&push, "w#1", later).await.unwrap(), 0);
+    assert_eq!(s.release_leases(&[], "w#3", later).await.unwrap(), 0);
+    s.complete(&held[0].lease(), later).await.unwrap();
+    s.complete(&fwd[0].lease(), later).await.unwrap();
+    s.complete(&again[0].lease(), later).await.unwrap();
+    assert_eq!(
+        s.release_leases(&push, "w#3", later).await.unwrap(),
+        1,
+        "finished items are not given back"
+    );
+}
+
 pub async fn retry_and_fail_record_errors_on_item_and_recipient(b: Backend) {
     let Some(db) = TestDb::new(b).await else {
         return;
@@ -1408,6 +1473,7 @@ on_both_backends!(
     recipient_in_non_initial_state_is_refused_and_nothing_stored,
     lease_takes_due_items_of_the_asked_kinds_oldest_first,
     expired_lease_is_taken_over_and_the_old_owner_loses_it,
+    released_leases_are_due_again_at_once,
     retry_and_fail_record_errors_on_item_and_recipient,
     idempotency_key_is_enqueued_once_even_after_completion,
     state_change_and_its_outbox_effects_commit_together,

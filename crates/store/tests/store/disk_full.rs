@@ -1,0 +1,80 @@
+//! SQLite out of space (issue 11, RELIABILITY.md §2): the store sits on a small tmpfs that is
+//! filled up. A write that does not fit fails as "storage full" (the relay answers 452 4.3.1 on
+//! MM4 and Error-transient-failure on MM1), nothing stored before is lost or damaged, reads go on,
+//! and writes work again once space is freed, without reopening the store.
+
+use mms_store::*;
+use test_peers::disk::SmallDisk;
+
+use crate::support::*;
+
+const BODY: usize = 32 * 1024;
+
+async fn accept(s: &AnyStore, seq: u64) -> Result<MmId, StoreError> {
+    let (bob, _) = local_rcpt("sip:bob@b.example");
+    match s.accept_mm(mm1(seq, BODY), vec![bob], vec![], T0).await? {
+        AcceptOutcome::Stored { id, .. } => Ok(id),
+        AcceptOutcome::Duplicate => panic!("MM {seq} taken for a duplicate"),
+    }
+}
+
+async fn assert_reads_back(s: &AnyStore, stored: &[(u64, MmId)]) {
+    for (seq, id) in stored {
+        let got = s
+            .mm(id)
+            .await
+            .unwrap()
+            .expect("an MM stored before is still there");
+        assert_eq!(got.body, mm1(*seq, BODY).body, "MM {seq} damaged");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_out_of_space_refuses_writes_as_storage_full_and_recovers_when_space_returns() {
+    let Some(disk) = SmallDisk::mount(16 << 20) else {
+        return;
+    };
+    let location = disk.subdir("data").display().to_string();
+    let s = AnyStore::open(&location).await.expect("open store");
+    let mut stored = Vec::new();
+    for seq in 0..8 {
+        stored.push((seq, accept(&s, seq).await.expect("room on the disk")));
+    }
+    disk.fill_up(0);
+    let mut refused = None;
+    for seq in 100..400 {
+        match accept(&s, seq).await {
+            Ok(id) => stored.push((seq, id)),
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    let err = refused.expect("a full disk took 300 more MMs of 32 KiB");
+    assert!(
+        err.is_storage_full(),
+        "not recognised as storage full: {err:?}"
+    );
+    // Still full: every write keeps failing the same way, reads go on.
+    for seq in 500..505 {
+        let e = accept(&s, seq).await.expect_err("stored on a full disk");
+        assert!(e.is_storage_full(), "{e:?}");
+    }
+    assert_reads_back(&s, &stored).await;
+
+    disk.resize(64 << 20);
+    stored.push((
+        600,
+        accept(&s, 600).await.expect("stored once space is back"),
+    ));
+    assert_reads_back(&s, &stored).await;
+    drop(s);
+    let again = AnyStore::open(&location).await.expect("reopen");
+    assert_reads_back(&again, &stored).await;
+    eprintln!(
+        "DISK FULL SQLite: {} MMs of 32 KiB stored, refused as storage full once the disk was full, \
+         all read back after space returned and after a reopen",
+        stored.len()
+    );
+}
