@@ -595,6 +595,34 @@ impl StoreOutage {
     }
 }
 
+/// Two relays on `stores` (A's, B's) with quick retries and the default 60 s lease, under
+/// [`offered_load`] (10 MM/s) for a second already: the start of a store outage. The lease is the
+/// default on purpose: a lease call whose commit reached the store but whose answer was lost, or
+/// an item that could not be settled, must be given back by its worker, or its MM misses the
+/// 30 s wait of [`StoreOutage::judge`].
+async fn start_store_outage(
+    stores: (String, String),
+) -> (
+    Net,
+    Arc<AtomicBool>,
+    tokio::task::JoinHandle<Vec<(String, Instant, Answer)>>,
+) {
+    let net = Net::start_with(NetOptions {
+        stores: Some(stores),
+        tuning: Tuning {
+            retry_base_ms: 200,
+            retry_cap_ms: 2000,
+            ..Tuning::default()
+        },
+        ..NetOptions::default()
+    })
+    .await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = offered_load(net.mm1('A'), Duration::from_millis(100), stop.clone());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    (net, stop, load)
+}
+
 /// CPU time of both relays now, to measure their share of a core over an outage.
 fn cpu_times(net: &mut Net) -> (u32, u32, Duration, Duration) {
     let (a, b) = (net.relay_a.pid(), net.b().pid());
@@ -639,28 +667,14 @@ async fn database_outage_under_load_refuses_transiently_and_delivers_every_acked
     direct.set_host(Some("127.0.0.1")).unwrap();
     direct.set_port(Some(proxy.addr().port())).unwrap();
     let proxied = direct.to_string();
-    let mut net = Net::start_with(NetOptions {
-        stores: Some((
-            location(&proxied, &schemas.names[0]),
-            location(&proxied, &schemas.names[1]),
-        )),
-        tuning: Tuning {
-            retry_base_ms: 200,
-            retry_cap_ms: 2000,
-            // The default 60 s lease: a lease whose commit reached the database but whose answer
-            // was cut off must be given back by its worker, or its MMs miss the 30 s below.
-            ..Tuning::default()
-        },
-        ..NetOptions::default()
-    })
+    let (mut net, stop, load) = start_store_outage((
+        location(&proxied, &schemas.names[0]),
+        location(&proxied, &schemas.names[1]),
+    ))
     .await;
     // The test reads the stores directly, not through the proxy.
     net.store_a = StoreAt::Postgres(location(&url, &schemas.names[0]));
     net.store_b = StoreAt::Postgres(location(&url, &schemas.names[1]));
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = offered_load(net.mm1('A'), Duration::from_millis(100), stop.clone());
-    tokio::time::sleep(Duration::from_secs(1)).await;
 
     let before = cpu_times(&mut net);
     let t0 = Instant::now();
@@ -713,19 +727,8 @@ async fn disk_full_under_load_refuses_transiently_and_delivers_every_acked_mm_af
         return;
     };
     let (dir_a, dir_b) = (disk_a.subdir("store-a"), disk_b.subdir("store-b"));
-    let mut net = Net::start_with(NetOptions {
-        stores: Some((dir_a.display().to_string(), dir_b.display().to_string())),
-        tuning: Tuning {
-            retry_base_ms: 200,
-            retry_cap_ms: 2000,
-            ..Tuning::default()
-        },
-        ..NetOptions::default()
-    })
-    .await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = offered_load(net.mm1('A'), Duration::from_millis(100), stop.clone());
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (mut net, stop, load) =
+        start_store_outage((dir_a.display().to_string(), dir_b.display().to_string())).await;
 
     let before = cpu_times(&mut net);
     let t0 = Instant::now();

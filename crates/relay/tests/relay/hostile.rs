@@ -567,8 +567,20 @@ async fn connection_flood_from_one_address_leaves_the_other_clients_served_at_on
         "every connection over 8 from one address is refused at once"
     );
     // …and a client of its own address, which the per-address limit counts separately.
-    let (mut other, refused_other) = flood_from("127.0.0.3".parse().unwrap(), addr, 1).await;
-    assert_eq!(refused_other, 0, "127.0.0.3 is refused");
+    assert_served_from("127.0.0.3".parse().unwrap(), addr).await;
+    let (_more, refused_more) = flood_from(flooder, addr, 1).await;
+    assert_eq!(refused_more, 1, "the flooder is still over its limit");
+    flood.report(
+        "MM1 flood from one address: 200 idle connections from 127.0.0.2, per-address limit 8, total 64, head timeout 5 s",
+        "192 answered 503 at once, 8 admitted; the proxy (127.0.0.1) and 127.0.0.3 served at once",
+    );
+    relay.stop().await;
+}
+
+/// A client connecting from `source` is admitted and answered (neither refused nor dropped).
+async fn assert_served_from(source: IpAddr, addr: SocketAddr) {
+    let (mut other, refused) = flood_from(source, addr, 1).await;
+    assert_eq!(refused, 0, "{source} is refused");
     other[0]
         .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await
@@ -577,16 +589,9 @@ async fn connection_flood_from_one_address_leaves_the_other_clients_served_at_on
     let _ = tokio::time::timeout(CAP, other[0].read_to_end(&mut answer)).await;
     assert!(
         !matches!(http_status(&answer), 0 | 503),
-        "127.0.0.3 is not served: {}",
+        "{source} is not served: {}",
         String::from_utf8_lossy(&answer)
     );
-    let (_more, refused_more) = flood_from(flooder, addr, 1).await;
-    assert_eq!(refused_more, 1, "the flooder is still over its limit");
-    flood.report(
-        "MM1 flood from one address: 200 idle connections from 127.0.0.2, per-address limit 8, total 64, head timeout 5 s",
-        "192 answered 503 at once, 8 admitted; the proxy (127.0.0.1) and 127.0.0.3 served at once",
-    );
-    relay.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -606,19 +611,7 @@ async fn a_trusted_proxy_has_its_own_limit_and_cannot_take_every_slot() {
         "a trusted proxy is held to max_connections_per_shared_ip"
     );
     // The other 48 slots stay free for the other clients.
-    let (mut other, refused_other) = flood_from("127.0.0.3".parse().unwrap(), addr, 1).await;
-    assert_eq!(refused_other, 0, "127.0.0.3 is refused");
-    other[0]
-        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(CAP, other[0].read_to_end(&mut answer)).await;
-    assert!(
-        !matches!(http_status(&answer), 0 | 503),
-        "127.0.0.3 is not served: {}",
-        String::from_utf8_lossy(&answer)
-    );
+    assert_served_from("127.0.0.3".parse().unwrap(), addr).await;
     drop(held);
     relay.stop().await;
 }
