@@ -20,6 +20,16 @@ pub enum OpenError {
     /// Connecting to the database failed.
     #[error("connecting to the database: {0}")]
     Connect(#[source] sqlx::Error),
+    /// The database opens but cannot be written (a read-only file or file system): a relay on
+    /// it could take no MM, so it does not start.
+    #[error("the store {path} cannot be written: {source}")]
+    NotWritable {
+        /// The database file.
+        path: String,
+        /// What the write probe got.
+        #[source]
+        source: sqlx::Error,
+    },
     /// The database has migrations this binary does not know: it was written by a newer relay.
     #[error(
         "database schema version {database} is newer than this binary's {binary}; upgrade the relay"

@@ -98,6 +98,27 @@ where
     }
 }
 
+/// Writes the header's `user_version` back unchanged: a database on a read-only file or file
+/// system opens and reads fine, and would fail only at the first MM; this fails at open instead.
+async fn probe_writable(conn: &mut SqliteConnection, path: &Path) -> Result<(), OpenError> {
+    let not_writable = |source| OpenError::NotWritable {
+        path: path.display().to_string(),
+        source,
+    };
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(not_writable)?;
+    // PRAGMA takes no bound parameters; the value is an integer read just above.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "PRAGMA user_version = {version}"
+    )))
+    .execute(&mut *conn)
+    .await
+    .map_err(not_writable)?;
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) `mmsrelay.db` under the data directory `dir`.
     pub async fn open_dir(dir: impl AsRef<Path>) -> Result<Self, OpenError> {
@@ -121,6 +142,7 @@ impl SqliteStore {
             .map_err(OpenError::Connect)?;
         check_schema(&mut conn).await?;
         MIGRATOR.run(&mut conn).await?;
+        probe_writable(&mut conn, &path).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))

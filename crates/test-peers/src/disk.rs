@@ -100,6 +100,52 @@ impl SmallDisk {
     }
 }
 
+/// A read-only view of a [`SmallDisk`]: the same files, bind-mounted read-only on another
+/// temporary directory (a file system mounted read-only, or a store an operator cannot write).
+pub struct ReadOnlyView {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// Bind-mounts the disk read-only on a new temporary directory.
+    pub fn read_only_view(&self) -> ReadOnlyView {
+        let view = ReadOnlyView {
+            dir: tempfile::Builder::new()
+                .prefix("mmsrelay-ro-")
+                .tempdir()
+                .expect("temporary directory"),
+        };
+        let source = self.path().display().to_string();
+        for args in [&["--bind", source.as_str()][..], &["-o", "remount,ro,bind"]] {
+            let out = Command::new("mount")
+                .args(args)
+                .arg(view.path())
+                .output()
+                .expect("mount runs");
+            assert!(
+                out.status.success(),
+                "mount {args:?} {}: {}",
+                view.path().display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        view
+    }
+}
+
+impl ReadOnlyView {
+    /// Where the read-only view is mounted.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for ReadOnlyView {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.path()).output();
+    }
+}
+
 impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(self.path()).output();

@@ -1,7 +1,8 @@
 //! SQLite out of space (issue 11, RELIABILITY.md §2): the store sits on a small tmpfs that is
 //! filled up. A write that does not fit fails as "storage full" (the relay answers 452 4.3.1 on
 //! MM4 and Error-transient-failure on MM1), nothing stored before is lost or damaged, reads go on,
-//! and writes work again once space is freed, without reopening the store.
+//! and writes work again once space is freed, without reopening the store. A store whose file
+//! system is read-only is refused at open.
 
 use mms_store::*;
 use test_peers::disk::SmallDisk;
@@ -77,4 +78,33 @@ async fn sqlite_out_of_space_refuses_writes_as_storage_full_and_recovers_when_sp
          all read back after space returned and after a reopen",
         stored.len()
     );
+}
+
+/// A store that opens but cannot be written (its file system is mounted read-only) is refused at
+/// open with [`OpenError::NotWritable`], instead of a relay that starts and fails every MM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_store_that_cannot_be_written_is_refused_at_open() {
+    let Some(disk) = SmallDisk::mount(16 << 20) else {
+        return;
+    };
+    let dir = disk.subdir("data");
+    let s = AnyStore::open(&dir.display().to_string())
+        .await
+        .expect("open store");
+    let stored = vec![(1, accept(&s, 1).await.expect("room on the disk"))];
+    drop(s);
+    let view = disk.read_only_view();
+    let read_only = view.path().join("data").display().to_string();
+    match AnyStore::open(&read_only).await {
+        Err(OpenError::NotWritable { path, .. }) => {
+            assert!(path.starts_with(&read_only), "{path}");
+        }
+        Err(other) => panic!("refused, but not as not writable: {other}"),
+        Ok(_) => panic!("a store on a read-only file system was opened"),
+    }
+    drop(view);
+    let s = AnyStore::open(&dir.display().to_string())
+        .await
+        .expect("writable again");
+    assert_reads_back(&s, &stored).await;
 }
