@@ -92,7 +92,9 @@ async fn sqlite_store_that_cannot_be_written_is_refused_at_open() {
         .await
         .expect("open store");
     let stored = vec![(1, accept(&s, 1).await.expect("room on the disk"))];
-    drop(s);
+    // `s` stays open meanwhile, so the WAL index (`-shm`) exists and the read-only open gets as
+    // far as the write probe. (Without it, and with the last writer gone, SQLite cannot open a WAL
+    // database on a read-only file system at all: `OpenError::Connect`, also a refusal.)
     let view = disk.read_only_view();
     let read_only = view.path().join("data").display().to_string();
     match AnyStore::open(&read_only).await {
@@ -103,6 +105,7 @@ async fn sqlite_store_that_cannot_be_written_is_refused_at_open() {
         Ok(_) => panic!("a store on a read-only file system was opened"),
     }
     drop(view);
+    drop(s);
     let s = AnyStore::open(&dir.display().to_string())
         .await
         .expect("writable again");
