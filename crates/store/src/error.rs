@@ -20,15 +20,14 @@ pub enum OpenError {
     /// Connecting to the database failed.
     #[error("connecting to the database: {0}")]
     Connect(#[source] sqlx::Error),
-    /// The database opens but cannot be written (a read-only file or file system): a relay on
-    /// it could take no MM, so it does not start.
-    #[error("the store {path} cannot be written: {source}")]
+    /// The database opens but cannot be written (a read-only file or file system, a PostgreSQL
+    /// standby or read-only session): a relay on it could take no MM, so it does not start.
+    #[error("the store {location} cannot be written: {reason}")]
     NotWritable {
-        /// The database file.
-        path: String,
+        /// The database file, or the PostgreSQL server.
+        location: String,
         /// What the write probe got.
-        #[source]
-        source: sqlx::Error,
+        reason: String,
     },
     /// The database has migrations this binary does not know: it was written by a newer relay.
     #[error(

@@ -44,6 +44,31 @@ pub struct PgStore {
     pool: PgPool,
 }
 
+/// Refuses a session that cannot write (a hot standby, `default_transaction_read_only`, a
+/// read-only role setting) before migrating, with [`OpenError::NotWritable`] rather than the
+/// migration's or the first MM's error.
+async fn probe_writable(conn: &mut PgConnection, server: String) -> Result<(), OpenError> {
+    let read_only: String = sqlx::query_scalar("SHOW transaction_read_only")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(OpenError::Connect)?;
+    if read_only == "on" {
+        let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(OpenError::Connect)?;
+        return Err(OpenError::NotWritable {
+            location: server,
+            reason: if standby {
+                "the server is a standby (in recovery)".into()
+            } else {
+                "the session is read-only (transaction_read_only = on)".into()
+            },
+        });
+    }
+    Ok(())
+}
+
 impl PgStore {
     /// Connects to a `postgres://` URL (sqlx syntax; `?options=-c search_path=...` picks a schema),
     /// checks the schema version and migrates.
@@ -57,6 +82,13 @@ impl PgStore {
         options: PgConnectOptions,
         pool: PoolOptions,
     ) -> Result<Self, OpenError> {
+        // Where, for messages: no user name, no password.
+        let server = format!(
+            "postgres://{}:{}/{}",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or_default()
+        );
         let pool = PgPoolOptions::new()
             .max_connections(pool.max_connections.max(1))
             .acquire_timeout(pool.acquire_timeout)
@@ -64,6 +96,7 @@ impl PgStore {
             .await
             .map_err(OpenError::Connect)?;
         let mut conn = pool.acquire().await.map_err(OpenError::Connect)?;
+        probe_writable(&mut conn, server).await?;
         check_schema(&mut conn).await?;
         MIGRATOR.run(&mut *conn).await?;
         drop(conn);

@@ -101,9 +101,9 @@ where
 /// Writes the header's `user_version` back unchanged: a database on a read-only file or file
 /// system opens and reads fine, and would fail only at the first MM; this fails at open instead.
 async fn probe_writable(conn: &mut SqliteConnection, path: &Path) -> Result<(), OpenError> {
-    let not_writable = |source| OpenError::NotWritable {
-        path: path.display().to_string(),
-        source,
+    let not_writable = |e: sqlx::Error| OpenError::NotWritable {
+        location: path.display().to_string(),
+        reason: e.to_string(),
     };
     let version: i64 = sqlx::query_scalar("PRAGMA user_version")
         .fetch_one(&mut *conn)

@@ -1,8 +1,9 @@
 //! SQLite out of space (issue 11, RELIABILITY.md §2): the store sits on a small tmpfs that is
 //! filled up. A write that does not fit fails as "storage full" (the relay answers 452 4.3.1 on
 //! MM4 and Error-transient-failure on MM1), nothing stored before is lost or damaged, reads go on,
-//! and writes work again once space is freed, without reopening the store. A store whose file
-//! system is read-only is refused at open.
+//! and writes work again once space is freed, without reopening the store. A store that cannot
+//! be written at all (SQLite on a read-only file system, a read-only PostgreSQL session) is
+//! refused at open.
 
 use mms_store::*;
 use test_peers::disk::SmallDisk;
@@ -98,8 +99,8 @@ async fn sqlite_store_that_cannot_be_written_is_refused_at_open() {
     let view = disk.read_only_view();
     let read_only = view.path().join("data").display().to_string();
     match AnyStore::open(&read_only).await {
-        Err(OpenError::NotWritable { path, .. }) => {
-            assert!(path.starts_with(&read_only), "{path}");
+        Err(OpenError::NotWritable { location, .. }) => {
+            assert!(location.starts_with(&read_only), "{location}");
         }
         Err(other) => panic!("refused, but not as not writable: {other}"),
         Ok(_) => panic!("a store on a read-only file system was opened"),
@@ -110,4 +111,25 @@ async fn sqlite_store_that_cannot_be_written_is_refused_at_open() {
         .await
         .expect("writable again");
     assert_reads_back(&s, &stored).await;
+}
+
+/// PostgreSQL's counterpart: a session that cannot write (here `default_transaction_read_only`;
+/// a hot standby is the same) is refused at open, before migrating.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_session_that_cannot_write_is_refused_at_open() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    drop(db.open().await);
+    let read_only = format!("{}%20-c%20default_transaction_read_only%3Don", db.location);
+    match AnyStore::open(&read_only).await {
+        Err(OpenError::NotWritable { location, reason }) => {
+            assert!(location.starts_with("postgres://"), "{location}");
+            assert!(!location.contains('@'), "credentials in {location}");
+            assert!(reason.contains("read-only"), "{reason}");
+        }
+        Err(other) => panic!("refused, but not as not writable: {other}"),
+        Ok(_) => panic!("a read-only session was taken for a store"),
+    }
+    db.open().await;
 }
