@@ -531,6 +531,8 @@ fn send_conf_error(prefix: &PduPrefix, err: &SendError) -> Response {
     match err {
         SendError::Store(e) if e.is_storage_full() => {
             tracing::error!(error = %err, "store full: m-send-req refused until space is freed");
+            metrics::counter!("mmsrelay_store_full_refusals_total", "interface" => "mm1")
+                .increment(1);
         }
         _ => {
             tracing::info!(error = %err, status = status.name().unwrap_or("?"), "m-send-req refused");

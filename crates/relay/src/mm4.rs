@@ -69,6 +69,7 @@ use crate::worker::{self, Handler, Outcome, Wake};
 fn store_reject(e: StoreError) -> Reject {
     if e.is_storage_full() {
         tracing::error!(error = %e, "store full: MM4 refused until space is freed");
+        metrics::counter!("mmsrelay_store_full_refusals_total", "interface" => "mm4").increment(1);
         Reject::storage_full(format!("store full: {e}"))
     } else {
         Reject::transient(format!("store unavailable: {e}"))
