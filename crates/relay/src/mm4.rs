@@ -58,8 +58,8 @@ use crate::jobs::{
 use crate::notifier::report_item_outcome;
 pub use crate::peer_slots::{PeerSlot, PeerSlots};
 use crate::reports::{
-    WorkerContext, delivery_report_item, delivery_report_of, from_secs, outcome_of_update,
-    read_report_of, report_expiry, secs,
+    RecipientItem, WorkerContext, delivery_report_item, delivery_report_of, from_secs,
+    outcome_of_update, read_report_of, report_expiry, secs,
 };
 use crate::routing::QueueTuning;
 use crate::worker::{self, Handler, Outcome, Wake};
@@ -1170,33 +1170,17 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
     }
 
     async fn forward(&self, item: LeasedItem) -> Outcome {
-        let job = match Mm4ForwardJob::from_payload(&item.payload) {
-            Ok(j) => j,
-            Err(e) => {
-                return Outcome::Fail {
-                    error: e.to_string(),
-                };
-            }
+        let named = match RecipientItem::<Mm4ForwardJob>::of(&item, "forward", None) {
+            Ok(named) => named,
+            Err(outcome) => return outcome,
         };
-        let (Some(mm_id), Some(recipient)) = (&item.mm_id, &item.recipient) else {
-            return Outcome::Fail {
-                error: "forward item names no MM and recipient".into(),
-            };
+        let (mm_id, recipient) = (named.mm_id, named.recipient);
+        let read = self.cx.store.mm_with_recipient(mm_id, recipient).await;
+        let (mm, record) = match named.mm_and_record(read) {
+            Ok(found) => found,
+            Err(outcome) => return outcome,
         };
-        let (mm, record) = match self.cx.store.mm_with_recipient(mm_id, recipient).await {
-            Ok(Some((mm, Some(r)))) => (mm, r),
-            Ok(_) => {
-                return Outcome::Fail {
-                    error: format!("MM {mm_id} or recipient {recipient} is no longer stored"),
-                };
-            }
-            Err(e) => {
-                return Outcome::Retry {
-                    error: format!("store: {e}"),
-                    expiry: None,
-                };
-            }
-        };
+        let job = named.job;
         if record.state != RecipientState::Forwarding {
             return Outcome::Done;
         }

@@ -27,8 +27,8 @@ use mms_pdu::{
     ReadOrigInd, ReadStatus, SenderVisibility, Status, TimeSpec,
 };
 use mms_store::{
-    LeasedItem, MmHead, OutboxEffects, OutboxKind, RecipientEvent, RecipientState, RecipientView,
-    RetrievalToken, Store, Timestamp,
+    LeasedItem, MmHead, OutboxEffects, OutboxKind, RecipientEvent, RecipientState, RetrievalToken,
+    Store, Timestamp,
 };
 use serde::Deserialize;
 use smpp::SubmitSm;
@@ -38,10 +38,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wap_push::{ConcatReference, Ports, ReferenceAllocator, ReferenceWidth, SegmentError};
 
-use crate::jobs::{Job, PushJob};
+use crate::jobs::PushJob;
 use crate::reports::{
-    ReportItemError, WorkerContext, delivery_report_of, outcome_of_update, read_report_of,
-    report_expiry, secs,
+    RecipientItem, ReportItemError, WorkerContext, delivery_report_of, outcome_of_update,
+    read_report_of, report_expiry, secs,
 };
 use crate::routing::{MsisdnError, QueueTuning, msisdn_for};
 use crate::worker::{self, Handler, Outcome, Wake};
@@ -388,43 +388,19 @@ impl<S: Store> Notifier<S> {
     }
 
     async fn notify(&self, item: LeasedItem) -> Outcome {
-        let job = if item.payload.is_empty() {
-            PushJob::default()
-        } else {
-            match PushJob::from_payload(&item.payload) {
-                Ok(j) => j,
-                Err(e) => {
-                    return Outcome::Fail {
-                        error: e.to_string(),
-                    };
-                }
-            }
+        let named = match RecipientItem::of(&item, "push", Some(PushJob::default())) {
+            Ok(named) => named,
+            Err(outcome) => return outcome,
         };
-        let (Some(mm_id), Some(recipient)) = (&item.mm_id, &item.recipient) else {
-            return Outcome::Fail {
-                error: "push item names no MM and recipient".into(),
-            };
-        };
+        let (mm_id, recipient) = (named.mm_id, named.recipient);
         // The MM without its body (the notification needs its headers only) and the
         // recipient's record, in one read.
-        let (mm, record) = match self.cx.store.recipient_view(mm_id, recipient, None).await {
-            Ok(Some(RecipientView {
-                mm,
-                record: Some(r),
-                ..
-            })) => (mm, r),
-            Ok(_) => {
-                return Outcome::Fail {
-                    error: format!("MM {mm_id} or recipient {recipient} is no longer stored"),
-                };
-            }
-            Err(e) => {
-                return Outcome::Retry {
-                    error: format!("store: {e}"),
-                    expiry: None,
-                };
-            }
+        let read = self.cx.store.recipient_view(mm_id, recipient, None).await;
+        let (mm, record) = match named.mm_and_record(read.map(|v| v.map(|v| (v.mm, v.record)))) {
+            Ok(found) => found,
+            Err(outcome) => return outcome,
         };
+        let job = named.job;
         if record.state != RecipientState::Notifying {
             tracing::debug!(mm = %mm_id, recipient, state = %record.state, "push no longer needed");
             return Outcome::Done;

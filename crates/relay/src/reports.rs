@@ -12,7 +12,8 @@
 use mms_pdu::Status;
 use mms_store::{
     LeasedItem, MmHead, MmId, MmMeta, NewOutboxItem, Origin, OutboxEffects, OutboxKind,
-    RecipientEvent, RecipientState, Store, StoredMm, Timestamp, UpdateError,
+    RecipientEvent, RecipientRecord, RecipientState, Store, StoreError, StoredMm, Timestamp,
+    UpdateError,
 };
 
 use crate::jobs::{
@@ -170,6 +171,82 @@ impl<S: Store> WorkerContext<S> {
     }
 }
 
+/// A leased item for one recipient of a stored MM ([`OutboxKind::Resolve`], [`OutboxKind::Push`],
+/// [`OutboxKind::Mm4Forward`]): its job and the MM and recipient it names. The routing, notifier
+/// and MM4 out handlers begin with it: [`RecipientItem::of`], their own read of the MM, then
+/// [`RecipientItem::mm`] or [`RecipientItem::mm_and_record`]; an `Err` on the way is the item's
+/// outcome.
+pub(crate) struct RecipientItem<'i, J> {
+    /// The decoded payload.
+    pub(crate) job: J,
+    /// The MM the item names.
+    pub(crate) mm_id: &'i MmId,
+    /// The recipient the item names.
+    pub(crate) recipient: &'i str,
+}
+
+impl<'i, J: Job> RecipientItem<'i, J> {
+    /// The job and names of `item`: its payload decoded as `J`, or `empty` when the payload is
+    /// empty and `empty` is given. `Err`: [`Outcome::Fail`] for a payload that does not decode or
+    /// an item that names no MM and recipient (`what` names the item in the error).
+    pub(crate) fn of(item: &'i LeasedItem, what: &str, empty: Option<J>) -> Result<Self, Outcome> {
+        let job = match empty {
+            Some(job) if item.payload.is_empty() => job,
+            _ => J::from_payload(&item.payload).map_err(|e| Outcome::Fail {
+                error: e.to_string(),
+            })?,
+        };
+        let (Some(mm_id), Some(recipient)) = (&item.mm_id, &item.recipient) else {
+            return Err(Outcome::Fail {
+                error: format!("{what} item names no MM and recipient"),
+            });
+        };
+        Ok(Self {
+            job,
+            mm_id,
+            recipient,
+        })
+    }
+
+    /// What the store answered to one read of the item's MM. `Err`: [`Outcome::Retry`] for a store
+    /// error, [`Outcome::Fail`] when the MM is no longer stored.
+    pub(crate) fn mm<T>(&self, read: Result<Option<T>, StoreError>) -> Result<T, Outcome> {
+        found(read, || format!("MM {} is no longer stored", self.mm_id))
+    }
+
+    /// What the store answered to one read of the item's MM with the recipient's record. `Err`:
+    /// [`Outcome::Retry`] for a store error, [`Outcome::Fail`] when the MM or the recipient is no
+    /// longer stored.
+    pub(crate) fn mm_and_record<M>(
+        &self,
+        read: Result<Option<(M, Option<RecipientRecord>)>, StoreError>,
+    ) -> Result<(M, RecipientRecord), Outcome> {
+        let read = read.map(|found| found.and_then(|(mm, record)| Some((mm, record?))));
+        found(read, || {
+            format!(
+                "MM {} or recipient {} is no longer stored",
+                self.mm_id, self.recipient
+            )
+        })
+    }
+}
+
+/// `read`'s value; `Err`: [`Outcome::Fail`] with `gone` when it found nothing, [`Outcome::Retry`]
+/// for a store error.
+fn found<T>(
+    read: Result<Option<T>, StoreError>,
+    gone: impl FnOnce() -> String,
+) -> Result<T, Outcome> {
+    match read {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(Outcome::Fail { error: gone() }),
+        Err(e) => Err(Outcome::Retry {
+            error: format!("store: {e}"),
+            expiry: None,
+        }),
+    }
+}
+
 /// Why a report item cannot be turned into a report.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportItemError {
@@ -314,6 +391,108 @@ mod tests {
             Some("system-user@mms.a.example")
         );
         assert_eq!(job.status, 128);
+    }
+
+    fn leased(kind: OutboxKind, payload: &'static [u8], named: bool) -> LeasedItem {
+        LeasedItem {
+            id: mms_store::ItemId::from_string("i1".into()),
+            kind,
+            idempotency_key: "k".into(),
+            mm_id: named.then(|| MmId::from_string("m1".into())),
+            recipient: named.then(|| "tel:+491".to_owned()),
+            payload: bytes::Bytes::from_static(payload),
+            due_at: Timestamp::from_millis(0),
+            attempts: 1,
+            last_error: None,
+            lease_owner: "w".into(),
+            lease_until: Timestamp::from_millis(60_000),
+        }
+    }
+
+    fn fail(error: &str) -> Outcome {
+        Outcome::Fail {
+            error: error.into(),
+        }
+    }
+
+    #[test]
+    fn recipient_item_decodes_its_job_or_fails_the_item() {
+        use crate::jobs::{Mm4ForwardJob, PushJob};
+
+        let item = leased(OutboxKind::Push, b"", true);
+        let named = RecipientItem::of(&item, "push", Some(PushJob::default())).unwrap();
+        assert_eq!(
+            named.job,
+            PushJob::default(),
+            "an empty payload is the default"
+        );
+        assert_eq!((named.mm_id.as_str(), named.recipient), ("m1", "tel:+491"));
+
+        let item = leased(OutboxKind::Push, br#"{"msisdn":"491"}"#, true);
+        let named = RecipientItem::of(&item, "push", Some(PushJob::default())).unwrap();
+        assert_eq!(named.job.msisdn.as_deref(), Some("491"));
+
+        let item = leased(OutboxKind::Mm4Forward, b"", true);
+        let Err(Outcome::Fail { error }) =
+            RecipientItem::<Mm4ForwardJob>::of(&item, "forward", None)
+        else {
+            panic!("an empty payload of a job without default must fail the item");
+        };
+        assert!(
+            error.starts_with("outbox mm4-forward payload does not decode"),
+            "{error}"
+        );
+
+        let item = leased(OutboxKind::Push, br#"{"msisdn":"#, true);
+        assert!(matches!(
+            RecipientItem::of(&item, "push", Some(PushJob::default())),
+            Err(Outcome::Fail { .. })
+        ));
+
+        let item = leased(OutboxKind::Push, b"", false);
+        assert_eq!(
+            RecipientItem::of(&item, "push", Some(PushJob::default())).err(),
+            Some(fail("push item names no MM and recipient"))
+        );
+    }
+
+    #[test]
+    fn recipient_item_read_fails_a_gone_mm_and_retries_a_store_error() {
+        use crate::jobs::PushJob;
+
+        let item = leased(OutboxKind::Push, b"", true);
+        let named = RecipientItem::of(&item, "push", Some(PushJob::default())).unwrap();
+        assert_eq!(named.mm(Ok(Some(7))), Ok(7));
+        assert_eq!(
+            named.mm::<u8>(Ok(None)),
+            Err(fail("MM m1 is no longer stored"))
+        );
+        assert_eq!(
+            named.mm::<u8>(Err(StoreError::WriterStopped)),
+            Err(Outcome::Retry {
+                error: "store: the store's writer has stopped".into(),
+                expiry: None,
+            })
+        );
+        let gone = fail("MM m1 or recipient tel:+491 is no longer stored");
+        assert_eq!(named.mm_and_record::<u8>(Ok(None)), Err(gone.clone()));
+        assert_eq!(named.mm_and_record(Ok(Some((7u8, None)))), Err(gone));
+        let record = RecipientRecord {
+            mm_id: MmId::from_string("m1".into()),
+            address: "tel:+491".into(),
+            state: RecipientState::Notifying,
+            detail: None,
+            attempts: 1,
+            last_error: None,
+            created_at: Timestamp::from_millis(0),
+            updated_at: Timestamp::from_millis(0),
+        };
+        let (mm, found) = named.mm_and_record(Ok(Some((7u8, Some(record))))).unwrap();
+        assert_eq!((mm, found.state), (7, RecipientState::Notifying));
+        assert!(matches!(
+            named.mm_and_record::<u8>(Err(StoreError::WriterStopped)),
+            Err(Outcome::Retry { expiry: None, .. })
+        ));
     }
 
     #[test]

@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::jobs::{Job, Mm4ForwardJob, PushJob, ResolveJob};
-use crate::reports::{WorkerContext, outcome_of_update};
+use crate::reports::{RecipientItem, WorkerContext, outcome_of_update};
 use crate::worker::{self, Handler, Outcome, Wake, WorkerConfig};
 
 /// How one worker loop runs: concurrency, polling and retry backoff (DESIGN.md §7). Embedded
@@ -197,46 +197,25 @@ impl<S: Store, L: DnsLookup + 'static> Router<S, L> {
     }
 
     async fn route(&self, item: LeasedItem) -> Outcome {
-        let job = if item.payload.is_empty() {
-            ResolveJob::default()
-        } else {
-            match ResolveJob::from_payload(&item.payload) {
-                Ok(j) => j,
-                Err(e) => {
-                    return Outcome::Fail {
-                        error: e.to_string(),
-                    };
-                }
-            }
+        let named = match RecipientItem::of(&item, "resolve", Some(ResolveJob::default())) {
+            Ok(named) => named,
+            Err(outcome) => return outcome,
         };
-        let (Some(mm_id), Some(recipient)) = (&item.mm_id, &item.recipient) else {
-            return Outcome::Fail {
-                error: "resolve item names no MM and recipient".into(),
-            };
-        };
+        let (mm_id, recipient) = (named.mm_id, named.recipient);
         let address = Address::parse(recipient);
         // The MM without its body and the subscriber table's answer for the recipient, in one
         // read (no cache: another node's change to the table counts from the next item on).
         let impu = address.as_ref().ok().map(Address::to_string);
-        let (mm, subscriber) = match self
+        let read = self
             .cx
             .store
             .recipient_view(mm_id, recipient, impu.as_deref())
-            .await
-        {
-            Ok(Some(view)) => (view.mm, view.subscriber_msisdn),
-            Ok(None) => {
-                return Outcome::Fail {
-                    error: format!("MM {mm_id} is no longer stored"),
-                };
-            }
-            Err(e) => {
-                return Outcome::Retry {
-                    error: format!("store: {e}"),
-                    expiry: None,
-                };
-            }
+            .await;
+        let (mm, subscriber) = match named.mm(read) {
+            Ok(view) => (view.mm, view.subscriber_msisdn),
+            Err(outcome) => return outcome,
         };
+        let job = named.job;
         let address = match address {
             Ok(a) => a,
             Err(e) => {
