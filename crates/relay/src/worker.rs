@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use mms_store::{
-    LeasedItem, NewOutboxItem, OutboxKind, QueueError, RetryPolicy, Store, Timestamp,
+    LeasedItem, NewOutboxItem, OutboxKind, QueueError, RetryPolicy, Store, StoreError, Timestamp,
     retry_at_random,
 };
 use tokio::sync::{Notify, Semaphore};
@@ -246,10 +246,7 @@ async fn run<S: Store, H: Handler>(
     let refill = config.batch.min(concurrency).div_ceil(2).max(1);
     let mut more_due = false;
     let mut last_lease: Option<tokio::time::Instant> = None;
-    // Each lease call has its own owner name (`<loop owner>#<n>`), so the items of a call whose
-    // answer was lost can be told apart from the items in hand and given back.
-    let mut calls: u64 = 0;
-    let mut unanswered: Vec<(String, Timestamp)> = Vec::new();
+    let mut leases = LeaseRounds::default();
     loop {
         let need = if more_due { refill } else { 1 };
         tokio::select! {
@@ -271,26 +268,7 @@ async fn run<S: Store, H: Handler>(
         let free = u32::try_from(permits.available_permits()).unwrap_or(u32::MAX);
         let want = config.batch.min(free).max(1);
         last_lease = Some(tokio::time::Instant::now());
-        give_back(&store, &config, &mut unanswered).await;
-        calls += 1;
-        let owner = format!("{}#{calls}", config.owner);
-        let now = Timestamp::now();
-        let leased = match store
-            .lease(&config.kinds, want, &owner, config.lease_for, now)
-            .await
-        {
-            Ok(items) => {
-                count_lease(config.name, items.len());
-                items
-            }
-            Err(e) => {
-                // The lease may have committed with its answer lost (a connection cut between
-                // COMMIT and the reply): those items are held by no one until their lease runs out.
-                tracing::warn!(worker = config.name, error = %e, "lease failed");
-                unanswered.push((owner, now));
-                Vec::new()
-            }
-        };
+        let leased = leases.next(&store, &config, want, Timestamp::now()).await;
         more_due = !leased.is_empty() && leased.len() == want as usize;
         for item in leased {
             let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -316,35 +294,115 @@ async fn run<S: Store, H: Handler>(
     let _ = permits.acquire_many(concurrency).await;
 }
 
-/// Gives back what the lease calls in `unanswered` may have leased, oldest first. Stops at the
-/// first release that fails (the store is still away) and keeps the rest for the next round;
-/// forgets calls whose leases have run out by themselves, which bounds the list to about
-/// `lease_for / poll_interval` calls however long the store is away.
-async fn give_back<S: Store>(
-    store: &S,
-    config: &WorkerConfig,
-    unanswered: &mut Vec<(String, Timestamp)>,
-) {
-    let now = Timestamp::now();
-    unanswered.retain(|(_, at)| at.plus(config.lease_for) > now);
-    while let Some((owner, at)) = unanswered.first() {
-        match store.release_leases(&config.kinds, owner, *at).await {
-            Ok(n) => {
-                if n > 0 {
-                    tracing::info!(
-                        worker = config.name,
-                        owner,
-                        items = n,
-                        "gave back the items of a lease whose answer was lost"
-                    );
-                    metrics::counter!("mmsrelay_outbox_released_items_total", "worker" => config.name)
-                        .increment(n);
-                }
-                unanswered.remove(0);
+/// The two store calls of a lease round. Every [`Store`] is one; the seam lets the round's
+/// bookkeeping be tested against a store that loses an answer on purpose.
+trait LeaseCalls: Send + Sync {
+    /// [`Store::lease`].
+    fn take(
+        &self,
+        kinds: &[OutboxKind],
+        n: u32,
+        owner: &str,
+        lease_for: Duration,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<LeasedItem>, StoreError>> + Send;
+
+    /// [`Store::release_leases`].
+    fn give_back(
+        &self,
+        kinds: &[OutboxKind],
+        owner: &str,
+        leased_at: Timestamp,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+impl<S: Store> LeaseCalls for S {
+    fn take(
+        &self,
+        kinds: &[OutboxKind],
+        n: u32,
+        owner: &str,
+        lease_for: Duration,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<LeasedItem>, StoreError>> + Send {
+        self.lease(kinds, n, owner, lease_for, now)
+    }
+
+    fn give_back(
+        &self,
+        kinds: &[OutboxKind],
+        owner: &str,
+        leased_at: Timestamp,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        self.release_leases(kinds, owner, leased_at)
+    }
+}
+
+/// The lease calls of one worker loop. Each call has its own owner name (`<loop owner>#<n>`),
+/// so the items of a call whose answer was lost (a connection cut between COMMIT and the reply)
+/// can be told apart from the items in hand, and are given back before the next call instead of
+/// waiting, held by no one, for their lease to run out.
+#[derive(Debug, Default)]
+struct LeaseRounds {
+    calls: u64,
+    /// Owner names and times of the failed calls not yet given back.
+    unanswered: Vec<(String, Timestamp)>,
+}
+
+impl LeaseRounds {
+    /// Gives back what earlier failed calls may have leased, then leases up to `want` items.
+    async fn next(
+        &mut self,
+        store: &impl LeaseCalls,
+        config: &WorkerConfig,
+        want: u32,
+        now: Timestamp,
+    ) -> Vec<LeasedItem> {
+        self.give_back(store, config, now).await;
+        self.calls += 1;
+        let owner = format!("{}#{}", config.owner, self.calls);
+        match store
+            .take(&config.kinds, want, &owner, config.lease_for, now)
+            .await
+        {
+            Ok(items) => {
+                count_lease(config.name, items.len());
+                items
             }
             Err(e) => {
-                tracing::debug!(worker = config.name, owner, error = %e, "release failed, will try again");
-                return;
+                tracing::warn!(worker = config.name, error = %e, "lease failed");
+                self.unanswered.push((owner, now));
+                Vec::new()
+            }
+        }
+    }
+
+    /// Gives back what the unanswered calls may have leased, oldest first. Stops at the first
+    /// release that fails (the store is still away) and keeps the rest for the next round;
+    /// forgets calls whose leases have run out by themselves, which bounds the list to about
+    /// `lease_for / poll_interval` calls however long the store is away.
+    async fn give_back(&mut self, store: &impl LeaseCalls, config: &WorkerConfig, now: Timestamp) {
+        self.unanswered
+            .retain(|(_, at)| at.plus(config.lease_for) > now);
+        while let Some((owner, at)) = self.unanswered.first() {
+            match store.give_back(&config.kinds, owner, *at).await {
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::info!(
+                            worker = config.name,
+                            owner,
+                            items = n,
+                            "gave back the items of a lease whose answer was lost"
+                        );
+                        metrics::counter!("mmsrelay_outbox_released_items_total", "worker" => config.name)
+                            .increment(n);
+                    }
+                    self.unanswered.remove(0);
+                }
+                Err(e) => {
+                    tracing::debug!(worker = config.name, owner, error = %e, "release failed, will try again");
+                    return;
+                }
             }
         }
     }
@@ -469,6 +527,7 @@ pub fn spawn_expiry_sweeper<S: Store>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mms_store::ItemId;
 
     const NOW: Timestamp = Timestamp::from_millis(1_000_000);
 
@@ -557,6 +616,153 @@ mod tests {
             fixed(None),
         );
         assert_eq!(out, Settlement::Fail("user unknown".into()));
+    }
+
+    /// A store of due items whose next `lose` lease calls commit and then fail, as when the
+    /// connection drops between COMMIT and the answer; it records who holds what.
+    #[derive(Default)]
+    struct LosingStore {
+        /// (item, owner) per due item; owner empty: free.
+        items: std::sync::Mutex<Vec<(ItemId, String)>>,
+        lose: std::sync::atomic::AtomicU32,
+        store_away: std::sync::atomic::AtomicBool,
+    }
+
+    impl LosingStore {
+        fn with_items(n: usize) -> Self {
+            let s = Self::default();
+            s.items
+                .lock()
+                .unwrap()
+                .extend((0..n).map(|_| (ItemId::generate(), String::new())));
+            s
+        }
+
+        fn held_by(&self, owner: &str) -> usize {
+            self.items
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, o)| o == owner)
+                .count()
+        }
+    }
+
+    impl LeaseCalls for LosingStore {
+        async fn take(
+            &self,
+            kinds: &[OutboxKind],
+            n: u32,
+            owner: &str,
+            lease_for: Duration,
+            now: Timestamp,
+        ) -> Result<Vec<LeasedItem>, StoreError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            if self.store_away.load(SeqCst) {
+                return Err(StoreError::WriterStopped);
+            }
+            let mut items = self.items.lock().unwrap();
+            let leased: Vec<LeasedItem> = items
+                .iter_mut()
+                .filter(|(_, o)| o.is_empty())
+                .take(n as usize)
+                .map(|(id, o)| {
+                    *o = owner.to_owned();
+                    LeasedItem {
+                        id: id.clone(),
+                        kind: kinds[0],
+                        idempotency_key: id.to_string(),
+                        mm_id: None,
+                        recipient: None,
+                        payload: bytes::Bytes::new(),
+                        due_at: now,
+                        attempts: 1,
+                        last_error: None,
+                        lease_owner: owner.to_owned(),
+                        lease_until: now.plus(lease_for),
+                    }
+                })
+                .collect();
+            if self.lose.load(SeqCst) > 0 {
+                self.lose.fetch_sub(1, SeqCst);
+                return Err(StoreError::WriterStopped);
+            }
+            Ok(leased)
+        }
+
+        async fn give_back(
+            &self,
+            _kinds: &[OutboxKind],
+            owner: &str,
+            _leased_at: Timestamp,
+        ) -> Result<u64, StoreError> {
+            if self.store_away.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(StoreError::WriterStopped);
+            }
+            let mut n = 0;
+            for (_, o) in self.items.lock().unwrap().iter_mut() {
+                if o == owner {
+                    o.clear();
+                    n += 1;
+                }
+            }
+            Ok(n)
+        }
+    }
+
+    fn loop_config() -> WorkerConfig {
+        let mut c = WorkerConfig::new("test", vec![OutboxKind::Push]);
+        c.owner = "test@node".into();
+        c
+    }
+
+    #[tokio::test]
+    async fn items_of_a_lease_whose_answer_was_lost_are_given_back_before_the_next_lease() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let store = LosingStore::with_items(3);
+        store.lose.store(1, SeqCst);
+        let config = loop_config();
+        let mut rounds = LeaseRounds::default();
+        assert!(rounds.next(&store, &config, 2, NOW).await.is_empty());
+        assert_eq!(store.held_by("test@node#1"), 2, "the lost call leased 2");
+        let got = rounds.next(&store, &config, 10, NOW).await;
+        assert_eq!(got.len(), 3, "the 2 given back and the free one");
+        assert!(got.iter().all(|i| i.lease_owner == "test@node#2"));
+        assert_eq!(store.held_by("test@node#1"), 0);
+    }
+
+    #[tokio::test]
+    async fn a_give_back_that_fails_is_tried_again_until_the_lease_has_run_out() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let store = LosingStore::with_items(2);
+        store.lose.store(1, SeqCst);
+        let config = loop_config();
+        let mut rounds = LeaseRounds::default();
+        assert!(rounds.next(&store, &config, 2, NOW).await.is_empty());
+        // The store stays away: neither the release nor the next lease gets through.
+        store.store_away.store(true, SeqCst);
+        assert!(rounds.next(&store, &config, 2, NOW).await.is_empty());
+        assert_eq!(rounds.unanswered.len(), 2, "both failed calls are kept");
+        assert_eq!(store.held_by("test@node#1"), 2);
+        // Back: the first call's items are given back and leased again.
+        store.store_away.store(false, SeqCst);
+        let got = rounds.next(&store, &config, 10, NOW).await;
+        assert_eq!(got.len(), 2);
+        assert!(rounds.unanswered.is_empty());
+        // A failed call older than the lease is forgotten: its items are free by then anyway.
+        let mut rounds = LeaseRounds::default();
+        let store = LosingStore::with_items(1);
+        store.lose.store(1, SeqCst);
+        assert!(rounds.next(&store, &config, 1, NOW).await.is_empty());
+        store.store_away.store(true, SeqCst);
+        let later = NOW.plus(config.lease_for);
+        assert!(rounds.next(&store, &config, 1, later).await.is_empty());
+        assert_eq!(
+            rounds.unanswered.len(),
+            1,
+            "only the newest failed call is kept"
+        );
+        assert_eq!(rounds.unanswered[0].0, "test@node#2");
     }
 
     #[test]
