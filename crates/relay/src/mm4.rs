@@ -59,7 +59,7 @@ use crate::notifier::report_item_outcome;
 pub use crate::peer_slots::{PeerSlot, PeerSlots};
 use crate::reports::{
     RecipientItem, WorkerContext, delivery_report_item, delivery_report_of, from_secs,
-    outcome_of_update, read_report_of, report_expiry, secs,
+    read_report_of, report_expiry, secs,
 };
 use crate::routing::QueueTuning;
 use crate::worker::{self, Handler, Outcome, Wake};
@@ -1219,22 +1219,9 @@ impl<S: Store, L: DnsLookup + 'static> Mm4Outbound<S, L> {
         };
         match self.send(&hosts, &Mm4Message::from(fwd)).await {
             Ok(_) => {
-                let effects = OutboxEffects {
-                    complete: Some(item.lease()),
-                    enqueue: Vec::new(),
-                };
-                outcome_of_update(
-                    self.cx
-                        .store
-                        .update_recipient(
-                            mm_id,
-                            recipient,
-                            RecipientEvent::Forwarded,
-                            effects,
-                            Timestamp::now(),
-                        )
-                        .await,
-                )
+                self.cx
+                    .advance(&item, mm_id, recipient, RecipientEvent::Forwarded)
+                    .await
             }
             Err(e) if e.is_transient() => Outcome::Retry {
                 error: e.to_string(),

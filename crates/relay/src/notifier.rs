@@ -27,8 +27,7 @@ use mms_pdu::{
     ReadOrigInd, ReadStatus, SenderVisibility, Status, TimeSpec,
 };
 use mms_store::{
-    LeasedItem, MmHead, OutboxEffects, OutboxKind, RecipientEvent, RecipientState, RetrievalToken,
-    Store, Timestamp,
+    LeasedItem, MmHead, OutboxKind, RecipientEvent, RecipientState, RetrievalToken, Store,
 };
 use serde::Deserialize;
 use smpp::SubmitSm;
@@ -40,8 +39,8 @@ use wap_push::{ConcatReference, Ports, ReferenceAllocator, ReferenceWidth, Segme
 
 use crate::jobs::PushJob;
 use crate::reports::{
-    RecipientItem, ReportItemError, WorkerContext, delivery_report_of, outcome_of_update,
-    read_report_of, report_expiry, secs,
+    RecipientItem, ReportItemError, WorkerContext, delivery_report_of, read_report_of,
+    report_expiry, secs,
 };
 use crate::routing::{MsisdnError, QueueTuning, msisdn_for};
 use crate::worker::{self, Handler, Outcome, Wake};
@@ -431,17 +430,9 @@ impl<S: Store> Notifier<S> {
         };
         match self.sender.send(&msisdn, &Pdu::from(ni).encode()).await {
             Ok(()) => {
-                let now = Timestamp::now();
-                let effects = OutboxEffects {
-                    complete: Some(item.lease()),
-                    enqueue: Vec::new(),
-                };
-                outcome_of_update(
-                    self.cx
-                        .store
-                        .update_recipient(mm_id, recipient, RecipientEvent::PushSent, effects, now)
-                        .await,
-                )
+                self.cx
+                    .advance(&item, mm_id, recipient, RecipientEvent::PushSent)
+                    .await
             }
             Err(e) if e.is_transient() => Outcome::Retry {
                 error: e.to_string(),

@@ -169,6 +169,27 @@ impl<S: Store> WorkerContext<S> {
         }
         outcome_of_update(result)
     }
+
+    /// Moves `recipient` of `mm_id` on by `event` after the item's work succeeded (a push sent,
+    /// a forward accepted), completing the leased `item` in the same transaction, with no new
+    /// work queued.
+    pub(crate) async fn advance(
+        &self,
+        item: &LeasedItem,
+        mm_id: &MmId,
+        recipient: &str,
+        event: RecipientEvent,
+    ) -> Outcome {
+        let effects = OutboxEffects {
+            complete: Some(item.lease()),
+            enqueue: Vec::new(),
+        };
+        outcome_of_update(
+            self.store
+                .update_recipient(mm_id, recipient, event, effects, Timestamp::now())
+                .await,
+        )
+    }
 }
 
 /// A leased item for one recipient of a stored MM ([`OutboxKind::Resolve`], [`OutboxKind::Push`],
