@@ -716,14 +716,25 @@ mod tests {
         c
     }
 
+    /// A store of `items` due items and a loop whose first lease call (of up to `want`, at
+    /// `NOW`) committed and lost its answer.
+    async fn after_a_lost_answer(items: usize, want: u32) -> (LosingStore, LeaseRounds) {
+        let store = LosingStore::with_items(items);
+        store.lose.store(1, std::sync::atomic::Ordering::SeqCst);
+        let mut rounds = LeaseRounds::default();
+        assert!(
+            rounds
+                .next(&store, &loop_config(), want, NOW)
+                .await
+                .is_empty()
+        );
+        (store, rounds)
+    }
+
     #[tokio::test]
     async fn items_of_a_lease_whose_answer_was_lost_are_given_back_before_the_next_lease() {
-        use std::sync::atomic::Ordering::SeqCst;
-        let store = LosingStore::with_items(3);
-        store.lose.store(1, SeqCst);
+        let (store, mut rounds) = after_a_lost_answer(3, 2).await;
         let config = loop_config();
-        let mut rounds = LeaseRounds::default();
-        assert!(rounds.next(&store, &config, 2, NOW).await.is_empty());
         assert_eq!(store.held_by("test@node#1"), 2, "the lost call leased 2");
         let got = rounds.next(&store, &config, 10, NOW).await;
         assert_eq!(got.len(), 3, "the 2 given back and the free one");
@@ -734,11 +745,8 @@ mod tests {
     #[tokio::test]
     async fn a_give_back_that_fails_is_tried_again_until_the_lease_has_run_out() {
         use std::sync::atomic::Ordering::SeqCst;
-        let store = LosingStore::with_items(2);
-        store.lose.store(1, SeqCst);
+        let (store, mut rounds) = after_a_lost_answer(2, 2).await;
         let config = loop_config();
-        let mut rounds = LeaseRounds::default();
-        assert!(rounds.next(&store, &config, 2, NOW).await.is_empty());
         // The store stays away: neither the release nor the next lease gets through.
         store.store_away.store(true, SeqCst);
         assert!(rounds.next(&store, &config, 2, NOW).await.is_empty());
@@ -750,10 +758,7 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert!(rounds.unanswered.is_empty());
         // A failed call older than the lease is forgotten: its items are free by then anyway.
-        let mut rounds = LeaseRounds::default();
-        let store = LosingStore::with_items(1);
-        store.lose.store(1, SeqCst);
-        assert!(rounds.next(&store, &config, 1, NOW).await.is_empty());
+        let (store, mut rounds) = after_a_lost_answer(1, 1).await;
         store.store_away.store(true, SeqCst);
         let later = NOW.plus(config.lease_for);
         assert!(rounds.next(&store, &config, 1, later).await.is_empty());
