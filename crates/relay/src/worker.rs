@@ -6,6 +6,10 @@
 //! another node's loop takes the items over; the work a handler does must therefore be idempotent
 //! or guarded by the item's idempotency key (MM4 peers suppress duplicates by message id and
 //! recipient; pushes are at-least-once).
+//!
+//! When the store goes away (a database cut, a full disk) the loop loses no time to leases: a
+//! lease call whose answer was lost is given back before the next call (`LeaseRounds`), and an
+//! item whose settling failed is settled again, backing off, while its lease lasts.
 
 use std::future::Future;
 use std::sync::{Arc, RwLock};

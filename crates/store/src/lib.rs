@@ -18,7 +18,8 @@
 //! * Per-recipient delivery state ([`RecipientState`], transitions are pure functions).
 //! * The outbox: every outbound action as an item with a unique idempotency key, a due time, attempts
 //!   and a lease. [`Store::lease`] hands due items to one owner at a time; an expired lease is taken
-//!   by the next owner, so a node that dies loses nothing. A recipient's state change and the outbox
+//!   by the next owner, so a node that dies loses nothing; a live owner whose lease call failed
+//!   gives back what that call may have leased ([`Store::release_leases`]). A recipient's state change and the outbox
 //!   changes it implies commit in one transaction ([`Store::update_recipient`] with [`OutboxEffects`]);
 //!   accepting an MM stores it, its recipients and their first items at once ([`Store::accept_mm`]).
 //! * Subscribers (IMPU ↔ MSISDN), RADIUS bindings (IP → MSISDN, with the NAS that reported
