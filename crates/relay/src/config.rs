@@ -236,10 +236,10 @@ pub struct RelaySection {
 impl RelaySection {
     /// The store's pool options from `store_pool` and `store_acquire_timeout_ms`.
     pub fn store_pool_options(&self) -> mms_store::PoolOptions {
-        mms_store::PoolOptions {
-            max_connections: self.store_pool,
-            acquire_timeout: Duration::from_millis(self.store_acquire_timeout_ms),
-        }
+        let mut pool = mms_store::PoolOptions::default();
+        pool.max_connections = self.store_pool;
+        pool.acquire_timeout = Duration::from_millis(self.store_acquire_timeout_ms);
+        pool
     }
 }
 

@@ -7,8 +7,9 @@
 //! §10.2.3) in clear, or closed (TLS), at once: a flood costs one short task per connection and
 //! never queues, and a flood from one address leaves the other clients their slots. Addresses
 //! that front many clients (the trusted authentication proxies and WAP gateways of MM1) have their
-//! own, higher limit, `max_connections_per_shared_ip`: below `max_connections`, so that one proxy
-//! (loopback is a trusted proxy by default) cannot take every slot.
+//! own limit, `max_connections_per_shared_ip`. By default it equals `max_connections` (one gateway
+//! in front of every phone may use every slot); where several proxies or gateways share the
+//! listener, set it lower so that one of them cannot take every slot.
 
 use std::convert::Infallible;
 use std::io;
@@ -46,7 +47,8 @@ pub struct HttpLimits {
     /// `max_connections_per_shared_ip` instead.
     pub max_connections_per_ip: usize,
     /// Most connections served at once from one address of a trusted proxy or WAP gateway
-    /// (many phones behind one address); more are answered 503 and closed.
+    /// (many phones behind one address); more are answered 503 and closed. Default 1024, as
+    /// `max_connections`.
     pub max_connections_per_shared_ip: usize,
     /// Milliseconds a client gets to send a complete request head (request line and headers),
     /// counted from the connection (or the previous response); slower clients are disconnected.
@@ -64,7 +66,7 @@ impl Default for HttpLimits {
         Self {
             max_connections: 1024,
             max_connections_per_ip: 64,
-            max_connections_per_shared_ip: 512,
+            max_connections_per_shared_ip: 1024,
             header_timeout_ms: 10_000,
             body_timeout_ms: 60_000,
             max_headers: 64,
@@ -170,13 +172,13 @@ pub async fn serve(
             },
             () = shutdown.cancelled() => break,
         };
-        let addresses = if in_any(&shared, peer.ip()) {
-            &per_shared_address
+        let (addresses, limit) = if in_any(&shared, peer.ip()) {
+            (&per_shared_address, "per_shared_ip")
         } else {
-            &per_address
+            (&per_address, "per_ip")
         };
         let Some(own) = addresses.try_acquire(peer.ip()) else {
-            metrics::counter!("http_connections_refused_total", "limit" => "per_ip").increment(1);
+            metrics::counter!("http_connections_refused_total", "limit" => limit).increment(1);
             tracing::debug!(%peer, "HTTP connection over the per-address limit refused");
             tasks.spawn(refuse(stream, acceptor.is_none()));
             continue;

@@ -66,13 +66,15 @@ use crate::worker::{self, Handler, Outcome, Wake};
 
 /// The SMTP answer to a store failure while taking MM4 in: `452 4.3.1` when the store is out of
 /// space, `451 4.3.0` otherwise; both make the peer keep the message and retry (RFC 5321 §4.2.5).
+/// The database's own error text stays in the log: a peer learns only what to do.
 fn store_reject(e: StoreError) -> Reject {
     if e.is_storage_full() {
         tracing::error!(error = %e, "store full: MM4 refused until space is freed");
         metrics::counter!("mmsrelay_store_full_refusals_total", "interface" => "mm4").increment(1);
-        Reject::storage_full(format!("store full: {e}"))
+        Reject::storage_full("insufficient system storage, try again later")
     } else {
-        Reject::transient(format!("store unavailable: {e}"))
+        tracing::warn!(error = %e, "store unavailable: MM4 refused for now");
+        Reject::transient("local store unavailable, try again later")
     }
 }
 
@@ -1591,6 +1593,29 @@ pub fn spawn_workers<S: Store, L: DnsLookup + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_store_answers_452_4_3_1_and_any_other_store_failure_451_4_3_0() {
+        let full = store_reject(StoreError::Database(sqlx::Error::Io(
+            std::io::Error::from_raw_os_error(28),
+        )));
+        assert_eq!(
+            (full.code, full.enhanced),
+            (452, EnhancedCode::new(4, 3, 1))
+        );
+        let away = store_reject(StoreError::WriterStopped);
+        assert_eq!(
+            (away.code, away.enhanced),
+            (451, EnhancedCode::new(4, 3, 0))
+        );
+        for r in [full, away] {
+            assert!(
+                !r.text.contains("writer") && !r.text.contains("os error"),
+                "{}",
+                r.text
+            );
+        }
+    }
 
     #[test]
     fn forward_transaction_id_names_mm_and_recipient() {

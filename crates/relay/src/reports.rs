@@ -20,7 +20,7 @@ use crate::jobs::{
     DeliveryIndJob, DeliveryReportJob, Job, Mm4DeliveryReportJob, Mm4ReadReplyJob, ReadOrigIndJob,
     ReadReportJob,
 };
-use crate::worker::{Outcome, Wake};
+use crate::worker::{Outcome, StoreRetry, Wake};
 
 /// Seconds since the epoch of a store timestamp.
 pub(crate) fn secs(t: Timestamp) -> u64 {
@@ -155,13 +155,12 @@ impl<S: Store> WorkerContext<S> {
         };
         let queued: Vec<OutboxKind> = effects.enqueue.iter().map(|i| i.kind).collect();
         let result = self
-            .store
-            .update_recipient(
+            .update_while_leased(
+                item,
                 mm_id,
                 recipient,
                 RecipientEvent::Failed { error },
                 effects,
-                now,
             )
             .await;
         if result.is_ok() {
@@ -185,10 +184,46 @@ impl<S: Store> WorkerContext<S> {
             enqueue: Vec::new(),
         };
         outcome_of_update(
-            self.store
-                .update_recipient(mm_id, recipient, event, effects, Timestamp::now())
+            self.update_while_leased(item, mm_id, recipient, event, effects)
                 .await,
         )
+    }
+
+    /// `update_recipient`, tried again while the store is away and `item`'s lease lasts
+    /// ([`StoreRetry`]): the work the change records is done (a push sent, a forward accepted), and
+    /// giving up at once would put the item back to be done a second time.
+    async fn update_while_leased(
+        &self,
+        item: &LeasedItem,
+        mm_id: &MmId,
+        recipient: &str,
+        event: RecipientEvent,
+        effects: OutboxEffects,
+    ) -> Result<RecipientState, UpdateError> {
+        let mut again = StoreRetry::until(item.lease_until);
+        loop {
+            let result = self
+                .store
+                .update_recipient(
+                    mm_id,
+                    recipient,
+                    event.clone(),
+                    effects.clone(),
+                    Timestamp::now(),
+                )
+                .await;
+            let pause = match &result {
+                Err(UpdateError::Store(e)) => match again.next_pause(Timestamp::now()) {
+                    Some(pause) => {
+                        tracing::debug!(mm = %mm_id, recipient, error = %e, "recipient update failed, will try again");
+                        pause
+                    }
+                    None => return result,
+                },
+                _ => return result,
+            };
+            tokio::time::sleep(pause).await;
+        }
     }
 }
 

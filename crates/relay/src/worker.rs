@@ -375,7 +375,9 @@ impl LeaseRounds {
             }
             Err(e) => {
                 tracing::warn!(worker = config.name, error = %e, "lease failed");
-                self.unanswered.push((owner, now));
+                if e.may_have_committed() {
+                    self.unanswered.push((owner, now));
+                }
                 Vec::new()
             }
         }
@@ -457,8 +459,8 @@ async fn handle_one<S: Store, H: Handler>(
     }
     // The store may be away (database cut, disk full): settling is tried again, backing off,
     // while the lease lasts, so the item is due again as soon as the store is back rather than
-    // when its lease runs out; the work done (a forward sent, a push made) is recorded.
-    let mut pause = SETTLE_PAUSE_FIRST;
+    // when its lease runs out.
+    let mut again = StoreRetry::until(lease_until);
     loop {
         let now = Timestamp::now();
         let result = match &settlement {
@@ -478,24 +480,49 @@ async fn handle_one<S: Store, H: Handler>(
             }
             Err(e) => e,
         };
-        if Timestamp::now().plus(pause) >= lease_until || cancel.is_cancelled() {
-            tracing::warn!(worker = config.name, item = %id, error = %e, "could not settle item; due again when its lease runs out");
-            return;
-        }
+        let pause = match again.next_pause(Timestamp::now()) {
+            Some(pause) if !cancel.is_cancelled() => pause,
+            _ => {
+                tracing::warn!(worker = config.name, item = %id, error = %e, "could not settle item; due again when its lease runs out");
+                return;
+            }
+        };
         tracing::debug!(worker = config.name, item = %id, error = %e, "settling failed, will try again");
         tokio::select! {
             _ = cancel.cancelled() => {}
             _ = tokio::time::sleep(pause) => {}
         }
-        pause = (pause * 2).min(SETTLE_PAUSE_MAX);
     }
 }
 
-/// First pause before settling an item again after the store failed; doubles up to
-/// [`SETTLE_PAUSE_MAX`].
-const SETTLE_PAUSE_FIRST: Duration = Duration::from_millis(100);
-/// Longest pause between two tries to settle an item.
-const SETTLE_PAUSE_MAX: Duration = Duration::from_secs(2);
+/// Paces the tries of a store write that failed while the store is away (a database cut, a full
+/// disk), for as long as an item's lease lasts: 100 ms, doubling up to 2 s, and no pause that
+/// would end at or after the lease's end (by then another owner may hold the item).
+#[derive(Debug)]
+pub(crate) struct StoreRetry {
+    pause: Duration,
+    until: Timestamp,
+}
+
+impl StoreRetry {
+    /// Tries for an item leased until `until`.
+    pub(crate) fn until(until: Timestamp) -> Self {
+        Self {
+            pause: Duration::from_millis(100),
+            until,
+        }
+    }
+
+    /// The pause before the next try, at `now`; `None` when the lease would run out first.
+    pub(crate) fn next_pause(&mut self, now: Timestamp) -> Option<Duration> {
+        let pause = self.pause;
+        if now.plus(pause) >= self.until {
+            return None;
+        }
+        self.pause = (pause * 2).min(Duration::from_secs(2));
+        Some(pause)
+    }
+}
 
 /// The default [`WorkerConfig::min_lease_interval`].
 pub const DEFAULT_MIN_LEASE_INTERVAL: Duration = Duration::from_millis(5);
@@ -622,6 +649,27 @@ mod tests {
         assert_eq!(out, Settlement::Fail("user unknown".into()));
     }
 
+    #[test]
+    fn store_retries_back_off_and_stop_before_the_lease_ends() {
+        let until = NOW.plus(Duration::from_secs(5));
+        let mut again = StoreRetry::until(until);
+        let pauses: Vec<u64> = std::iter::from_fn(|| again.next_pause(NOW))
+            .take(8)
+            .map(|p| p.as_millis() as u64)
+            .collect();
+        assert_eq!(pauses, vec![100, 200, 400, 800, 1600, 2000, 2000, 2000]);
+        let before_end = |ms| Timestamp::from_millis(until.as_millis() - ms);
+        assert_eq!(
+            StoreRetry::until(until).next_pause(before_end(100)),
+            None,
+            "a pause that would end with the lease"
+        );
+        assert_eq!(
+            StoreRetry::until(until).next_pause(before_end(101)),
+            Some(Duration::from_millis(100))
+        );
+    }
+
     /// A store of due items whose next `lose` lease calls commit and then fail, as when the
     /// connection drops between COMMIT and the answer; it records who holds what.
     #[derive(Default)]
@@ -663,7 +711,7 @@ mod tests {
         ) -> Result<Vec<LeasedItem>, StoreError> {
             use std::sync::atomic::Ordering::SeqCst;
             if self.store_away.load(SeqCst) {
-                return Err(StoreError::WriterStopped);
+                return Err(connection_reset());
             }
             let mut items = self.items.lock().unwrap();
             let leased: Vec<LeasedItem> = items
@@ -689,7 +737,7 @@ mod tests {
                 .collect();
             if self.lose.load(SeqCst) > 0 {
                 self.lose.fetch_sub(1, SeqCst);
-                return Err(StoreError::WriterStopped);
+                return Err(connection_reset());
             }
             Ok(leased)
         }
@@ -701,7 +749,7 @@ mod tests {
             _leased_at: Timestamp,
         ) -> Result<u64, StoreError> {
             if self.store_away.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(StoreError::WriterStopped);
+                return Err(connection_reset());
             }
             let mut n = 0;
             for (_, o) in self.items.lock().unwrap().iter_mut() {
@@ -712,6 +760,11 @@ mod tests {
             }
             Ok(n)
         }
+    }
+
+    /// The connection broke after the request went out: the answer, maybe not the commit, is lost.
+    fn connection_reset() -> StoreError {
+        StoreError::Database(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()))
     }
 
     fn loop_config() -> WorkerConfig {
@@ -744,6 +797,42 @@ mod tests {
         assert_eq!(got.len(), 3, "the 2 given back and the free one");
         assert!(got.iter().all(|i| i.lease_owner == "test@node#2"));
         assert_eq!(store.held_by("test@node#1"), 0);
+    }
+
+    #[tokio::test]
+    async fn a_lease_call_the_store_refused_is_not_given_back() {
+        /// Refuses every lease call with an error that cannot follow a commit.
+        struct Refusing;
+        impl LeaseCalls for Refusing {
+            async fn take(
+                &self,
+                _: &[OutboxKind],
+                _: u32,
+                _: &str,
+                _: Duration,
+                _: Timestamp,
+            ) -> Result<Vec<LeasedItem>, StoreError> {
+                Err(StoreError::WriterStopped)
+            }
+            async fn give_back(
+                &self,
+                _: &[OutboxKind],
+                _: &str,
+                _: Timestamp,
+            ) -> Result<u64, StoreError> {
+                panic!("nothing to give back")
+            }
+        }
+        let mut rounds = LeaseRounds::default();
+        for _ in 0..3 {
+            assert!(
+                rounds
+                    .next(&Refusing, &loop_config(), 8, NOW)
+                    .await
+                    .is_empty()
+            );
+        }
+        assert!(rounds.unanswered.is_empty());
     }
 
     #[tokio::test]

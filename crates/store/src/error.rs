@@ -66,8 +66,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// The database is out of space: SQLite's `SQLITE_FULL` (13, "database or disk is full") or
-    /// PostgreSQL's class 53 `disk_full` (53100) and `out_of_memory` (53200). An operator must free
+    /// Whether the write that failed may have committed all the same: the connection to the
+    /// database broke after the request went out (an I/O or protocol error), so what was lost may
+    /// be only the answer. An error the database returned, a pool timeout, or any SQLite failure
+    /// (its writer rolls back what failed) did not commit.
+    pub fn may_have_committed(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(sqlx::Error::Io(_) | sqlx::Error::Protocol(_))
+        )
+    }
+
+    /// The database is out of space: SQLite's `SQLITE_FULL` (13, "database or disk is full"), an
+    /// `ENOSPC` from the file system, or PostgreSQL's `disk_full` (53100). An operator must free
     /// space; callers answer "try later" with the protocol's storage status (SMTP 452 4.3.1).
     pub fn is_storage_full(&self) -> bool {
         let e = match self {
@@ -77,7 +88,7 @@ impl StoreError {
         };
         match e {
             sqlx::Error::Database(db) => {
-                matches!(db.code().as_deref(), Some("13" | "53100" | "53200"))
+                matches!(db.code().as_deref(), Some("13" | "53100"))
             }
             sqlx::Error::Io(io) => io.raw_os_error() == Some(28),
             _ => false,
@@ -147,6 +158,59 @@ impl From<QueueError> for UpdateError {
         match e {
             QueueError::LeaseLost { item, owner } => Self::LeaseLost { item, owner },
             QueueError::Store(s) => Self::Store(s),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    /// A real `SQLITE_FULL`: an in-memory database capped at a few pages.
+    async fn sqlite_full() -> sqlx::Error {
+        let mut c = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::raw_sql("CREATE TABLE t (b BLOB); PRAGMA max_page_count = 4;")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        for _ in 0..100 {
+            if let Err(e) = sqlx::query("INSERT INTO t VALUES (zeroblob(3000))")
+                .execute(&mut c)
+                .await
+            {
+                return e;
+            }
+        }
+        panic!("100 inserts of 3 kB fit in 4 pages");
+    }
+
+    #[tokio::test]
+    async fn a_full_database_is_storage_full_and_did_not_commit() {
+        let full = StoreError::Database(sqlite_full().await);
+        assert!(full.is_storage_full(), "{full:?}");
+        assert!(!full.may_have_committed());
+        let group = StoreError::GroupCommit(std::sync::Arc::new(sqlite_full().await));
+        assert!(group.is_storage_full());
+        let enospc = StoreError::Database(sqlx::Error::Io(std::io::Error::from_raw_os_error(28)));
+        assert!(enospc.is_storage_full());
+    }
+
+    #[test]
+    fn only_a_broken_connection_may_have_committed() {
+        let cut = StoreError::Database(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()));
+        assert!(cut.may_have_committed());
+        assert!(!cut.is_storage_full());
+        for refused in [
+            StoreError::Database(sqlx::Error::PoolTimedOut),
+            StoreError::Database(sqlx::Error::RowNotFound),
+            StoreError::WriterStopped,
+            StoreError::Invalid("x".into()),
+        ] {
+            assert!(!refused.may_have_committed(), "{refused:?}");
+            assert!(!refused.is_storage_full(), "{refused:?}");
         }
     }
 }

@@ -17,6 +17,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// How a node uses its PostgreSQL connection pool (`[relay] store_pool`,
 /// `store_acquire_timeout_ms`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PoolOptions {
     /// Connections per node.
     pub max_connections: u32,

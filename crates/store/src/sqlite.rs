@@ -98,8 +98,10 @@ where
     }
 }
 
-/// Writes the header's `user_version` back unchanged: a database on a read-only file or file
-/// system opens and reads fine, and would fail only at the first MM; this fails at open instead.
+/// Writes the header's `user_version` back unchanged, before migrating: a database on a read-only
+/// file or file system opens and reads fine, and would fail only at the first MM (or at a pending
+/// migration, with a less telling error); this fails at open instead. A disk so full that this
+/// one page does not fit refuses too: such a relay could take no MM either.
 async fn probe_writable(conn: &mut SqliteConnection, path: &Path) -> Result<(), OpenError> {
     let not_writable = |e: sqlx::Error| OpenError::NotWritable {
         location: path.display().to_string(),
@@ -140,9 +142,9 @@ impl SqliteStore {
         let mut conn = SqliteConnection::connect_with(&options)
             .await
             .map_err(OpenError::Connect)?;
+        probe_writable(&mut conn, &path).await?;
         check_schema(&mut conn).await?;
         MIGRATOR.run(&mut conn).await?;
-        probe_writable(&mut conn, &path).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))

@@ -762,4 +762,8 @@ async fn disk_full_under_load_refuses_transiently_and_delivers_every_acked_mm_af
     outage.assert_nothing_lost(&net);
     assert!(full_a > 0, "relay A never said its store was full");
     assert!(full_b > 0, "relay B never refused MM4 for a full store");
+    assert!(
+        outage.logs.contains("452 4.3.1"),
+        "relay A's MM4 forwards never met B's 452 4.3.1"
+    );
 }
