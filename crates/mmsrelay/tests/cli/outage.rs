@@ -444,6 +444,9 @@ struct StoreOutage {
     /// Acked MMs found in relay A's store.
     stored_acked: usize,
     duplicates: i64,
+    /// Pushes to Bob beyond the first of each MM (pushes are at-least-once; a store that goes
+    /// away must not make them more).
+    duplicate_pushes: usize,
     alive: (bool, bool),
     /// Share of a core each relay used while the store was away.
     cpu: (f64, f64),
@@ -505,6 +508,7 @@ impl StoreOutage {
             recovered,
             stored_acked: usize::try_from(stored_acked).unwrap(),
             duplicates: net.b_duplicate_mm4(),
+            duplicate_pushes: duplicate_pushes_to_bob(net),
             alive: (alive_a, alive_b),
             cpu,
             logs: net.logs(),
@@ -516,8 +520,8 @@ impl StoreOutage {
         format!(
             "CPU relay A {:.1} % of a core, relay B {:.1} %; sent {} ({} while the store was \
              away), acked {}, refused {} ({:?}), unanswered {}; delivered {} within {:.1?} of \
-             the return, lost {}; MM4 duplicates at B {}; first Ok after the return {:.1?}; \
-             relays up: A {}, B {}",
+             the return, lost {}; MM4 duplicates at B {}; duplicate pushes {}; first Ok after \
+             the return {:.1?}; relays up: A {}, B {}",
             self.cpu.0 * 100.0,
             self.cpu.1 * 100.0,
             self.sent,
@@ -534,6 +538,7 @@ impl StoreOutage {
             self.recovered,
             self.missing.len(),
             self.duplicates,
+            self.duplicate_pushes,
             self.first_ok_after,
             self.alive.0,
             self.alive.1,
@@ -621,6 +626,19 @@ async fn start_store_outage(
     let load = offered_load(net.mm1('A'), Duration::from_millis(100), stop.clone());
     tokio::time::sleep(Duration::from_secs(1)).await;
     (net, stop, load)
+}
+
+/// Pushes to Bob at B's SMSC beyond the first of each subject, over the whole record.
+fn duplicate_pushes_to_bob(net: &Net) -> usize {
+    let mut per_subject: HashMap<String, usize> = HashMap::new();
+    for (dest, pdu) in PushReader::new(&net.smsc_b.record).poll() {
+        if let Some(subject) = subject_of(&pdu)
+            && dest == BOB_MSISDN
+        {
+            *per_subject.entry(subject).or_default() += 1;
+        }
+    }
+    per_subject.values().map(|n| n - 1).sum()
 }
 
 /// CPU time of both relays now, to measure their share of a core over an outage.
