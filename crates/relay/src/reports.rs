@@ -213,13 +213,15 @@ impl<S: Store> WorkerContext<S> {
                 )
                 .await;
             let pause = match &result {
-                Err(UpdateError::Store(e)) => match again.next_pause(Timestamp::now()) {
-                    Some(pause) => {
-                        tracing::debug!(mm = %mm_id, recipient, error = %e, "recipient update failed, will try again");
-                        pause
+                Err(UpdateError::Store(e)) if e.is_transient() => {
+                    match again.next_pause(Timestamp::now()) {
+                        Some(pause) => {
+                            tracing::debug!(mm = %mm_id, recipient, error = %e, "recipient update failed, will try again");
+                            pause
+                        }
+                        None => return result,
                     }
-                    None => return result,
-                },
+                }
                 _ => return result,
             };
             tokio::time::sleep(pause).await;

@@ -478,7 +478,11 @@ async fn handle_one<S: Store, H: Handler>(
                 tracing::warn!(worker = config.name, item = %id, error = %e, "could not settle item");
                 return;
             }
-            Err(e) => e,
+            Err(QueueError::Store(e)) if e.is_transient() => e,
+            Err(e) => {
+                tracing::warn!(worker = config.name, item = %id, error = %e, "could not settle item; due again when its lease runs out");
+                return;
+            }
         };
         let pause = match again.next_pause(Timestamp::now()) {
             Some(pause) if !cancel.is_cancelled() => pause,

@@ -66,6 +66,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the same call may succeed later: the database failed (a connection lost, a full
+    /// disk, a busy file), not the store itself (stopped, a corrupt record, a bad argument).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Database(_) | StoreError::GroupCommit(_))
+    }
+
     /// Whether the write that failed may have committed all the same: the connection to the
     /// database broke after the request went out (an I/O or protocol error), so what was lost may
     /// be only the answer. An error the database returned, a pool timeout, or any SQLite failure
@@ -210,6 +216,11 @@ mod tests {
             StoreError::Invalid("x".into()),
         ] {
             assert!(!refused.may_have_committed(), "{refused:?}");
+            assert_eq!(
+                refused.is_transient(),
+                matches!(refused, StoreError::Database(_)),
+                "{refused:?}"
+            );
             assert!(!refused.is_storage_full(), "{refused:?}");
         }
     }
