@@ -4,22 +4,42 @@
 //! [`TcpProxy::cut`] closes every proxied connection (both sides) and closes the listening
 //! socket, so new connections are refused (`ECONNREFUSED`), as when the server's host is up and
 //! the server is down. [`TcpProxy::restore`] listens again on the same address.
+//! [`TcpProxy::lose_answer_after`] loses one answer on purpose: the request reaches the server,
+//! the client's connection breaks before the reply comes back.
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
-/// Counters of a proxy, shared with its tasks.
+/// Counters of a proxy, shared with its tasks, and the armed answer-losing trap.
 #[derive(Debug, Default)]
 struct Counters {
     accepted: AtomicUsize,
     open: AtomicUsize,
+    /// Bytes whose sight, in what a client sends, breaks that client's connection once the
+    /// bytes are forwarded (see [`TcpProxy::lose_answer_after`]); taken by the first match.
+    trap: Mutex<Option<Vec<u8>>>,
+}
+
+impl Counters {
+    /// Whether `chunk` springs the armed trap (disarming it).
+    fn springs(&self, chunk: &[u8]) -> bool {
+        let mut trap = self.trap.lock().unwrap_or_else(|e| e.into_inner());
+        let hit = trap
+            .as_deref()
+            .is_some_and(|t| !t.is_empty() && chunk.windows(t.len()).any(|w| w == t));
+        if hit {
+            *trap = None;
+        }
+        hit
+    }
 }
 
 /// Decrements the open-connection counter when a proxied connection ends (or is cut).
@@ -72,6 +92,15 @@ impl TcpProxy {
     /// Connections proxied now.
     pub fn open(&self) -> usize {
         self.counters.open.load(Ordering::Relaxed)
+    }
+
+    /// Arms a one-shot trap: the next chunk a client sends that contains `pattern` is forwarded
+    /// to the server whole, and then that client's connection is closed at once, while the
+    /// proxy reads and drops the server's reply and closes its side gracefully (FIN, no RST), so
+    /// the server does act on the request. For PostgreSQL, `b"COMMIT"`: the transaction commits
+    /// and the client gets a broken connection instead of the answer.
+    pub fn lose_answer_after(&self, pattern: &[u8]) {
+        *self.counters.trap.lock().unwrap_or_else(|e| e.into_inner()) = Some(pattern.to_vec());
     }
 
     /// Whether the proxy is cut.
@@ -145,20 +174,53 @@ impl Drop for TcpProxy {
     }
 }
 
-/// Copies both ways between `client` and a new connection to `upstream` until either side ends.
-async fn pipe(mut client: TcpStream, upstream: SocketAddr, _guard: OpenGuard) {
-    let Ok(mut server) = TcpStream::connect(upstream).await else {
+/// Copies both ways between `client` and a new connection to `upstream` until either side ends,
+/// or until the client sends what springs the armed trap ([`TcpProxy::lose_answer_after`]).
+async fn pipe(client: TcpStream, upstream: SocketAddr, guard: OpenGuard) {
+    let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    let counters = guard.0.clone();
+    let (mut from_client, mut to_client) = client.into_split();
+    let (mut from_server, mut to_server) = server.into_split();
+    let up = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match from_client.read(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => n,
+            };
+            let sprung = counters.springs(&buf[..n]);
+            if to_server.write_all(&buf[..n]).await.is_err() {
+                return false;
+            }
+            if sprung {
+                return true;
+            }
+        }
+    };
+    let down = tokio::io::copy(&mut from_server, &mut to_client);
+    let sprung = tokio::select! {
+        sprung = up => sprung,
+        _ = down => false,
+    };
+    if sprung {
+        // The client loses its connection now; the server gets a FIN after the request and its
+        // answer is read and dropped, so it acts on the request rather than seeing a reset.
+        drop((from_client, to_client));
+        let _ = to_server.shutdown().await;
+        let mut sink = vec![0u8; 4096];
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Ok(1..) = from_server.read(&mut sink).await {}
+        })
+        .await;
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
     use super::*;
 
     /// An echo server: writes back whatever each connection sends.
@@ -187,6 +249,21 @@ mod tests {
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no echo"))??;
         Ok(got)
+    }
+
+    #[tokio::test]
+    async fn a_sprung_trap_delivers_the_request_and_loses_the_answer() {
+        let proxy = TcpProxy::start(echo().await).await.unwrap();
+        let mut a = TcpStream::connect(proxy.addr()).await.unwrap();
+        assert_eq!(round_trip(&mut a, b"BEGIN").await.unwrap(), b"BEGIN");
+        proxy.lose_answer_after(b"COMMIT");
+        assert!(
+            round_trip(&mut a, b"xxCOMMITxx").await.is_err(),
+            "the answer came"
+        );
+        // One-shot: the next connection is proxied as usual.
+        let mut b = TcpStream::connect(proxy.addr()).await.unwrap();
+        assert_eq!(round_trip(&mut b, b"COMMIT").await.unwrap(), b"COMMIT");
     }
 
     #[tokio::test]

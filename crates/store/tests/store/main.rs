@@ -3,5 +3,6 @@
 
 mod crash;
 mod disk_full;
+mod lost_answer;
 mod suite;
 mod support;
