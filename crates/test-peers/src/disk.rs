@@ -17,10 +17,7 @@ impl SmallDisk {
     /// Mounts a tmpfs of `bytes` on a new temporary directory. `None` (test skipped) when mounting
     /// is not allowed here; panics instead when `MMSRELAY_REQUIRE_PEERS` is set.
     pub fn mount(bytes: u64) -> Option<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("mmsrelay-disk-")
-            .tempdir()
-            .expect("temporary directory");
+        let dir = temp_dir("mmsrelay-disk-");
         let ok = Command::new("mount")
             .args([
                 "-t",
@@ -65,17 +62,17 @@ impl SmallDisk {
     /// Resizes the tmpfs to `bytes` (rounded up to pages by the kernel). A size below what is in
     /// use is refused by the kernel: use [`SmallDisk::fill_up`] to leave no room.
     pub fn resize(&self, bytes: u64) {
-        let out = Command::new("mount")
-            .args(["-o", &format!("remount,size={bytes}")])
-            .arg(self.path())
-            .output()
-            .expect("mount runs");
-        assert!(
-            out.status.success(),
-            "remount {} to {bytes} bytes: {}",
-            self.path().display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_mount(&["-o", &format!("remount,size={bytes}")], self.path());
+    }
+
+    /// Bind-mounts the disk read-only on a new temporary directory.
+    pub fn read_only_view(&self) -> ReadOnlyView {
+        let view = ReadOnlyView {
+            dir: temp_dir("mmsrelay-ro-"),
+        };
+        run_mount(&["--bind", &self.path().display().to_string()], view.path());
+        run_mount(&["-o", "remount,ro,bind"], view.path());
+        view
     }
 
     /// Leaves at most `slack` bytes free: shrinks the tmpfs to what is in use plus `slack`.
@@ -106,33 +103,6 @@ pub struct ReadOnlyView {
     dir: tempfile::TempDir,
 }
 
-impl SmallDisk {
-    /// Bind-mounts the disk read-only on a new temporary directory.
-    pub fn read_only_view(&self) -> ReadOnlyView {
-        let view = ReadOnlyView {
-            dir: tempfile::Builder::new()
-                .prefix("mmsrelay-ro-")
-                .tempdir()
-                .expect("temporary directory"),
-        };
-        let source = self.path().display().to_string();
-        for args in [&["--bind", source.as_str()][..], &["-o", "remount,ro,bind"]] {
-            let out = Command::new("mount")
-                .args(args)
-                .arg(view.path())
-                .output()
-                .expect("mount runs");
-            assert!(
-                out.status.success(),
-                "mount {args:?} {}: {}",
-                view.path().display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        view
-    }
-}
-
 impl ReadOnlyView {
     /// Where the read-only view is mounted.
     pub fn path(&self) -> &Path {
@@ -150,4 +120,27 @@ impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(self.path()).output();
     }
+}
+
+/// A new temporary directory named `prefix…`.
+fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("temporary directory")
+}
+
+/// Runs `mount ARGS TARGET`; panics with mount's own message when it fails.
+fn run_mount(args: &[&str], target: &Path) {
+    let out = Command::new("mount")
+        .args(args)
+        .arg(target)
+        .output()
+        .expect("mount runs");
+    assert!(
+        out.status.success(),
+        "mount {args:?} {}: {}",
+        target.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

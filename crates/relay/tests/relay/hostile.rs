@@ -537,14 +537,21 @@ async fn connection_flood_over_the_mm1_limit_gets_503_and_drains() {
     relay.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connection_flood_from_one_address_leaves_the_other_clients_served_at_once() {
+/// A relay for the per-address floods: 64 connections in all, a 5 s head timeout (so admitted
+/// idle connections hold their slots through the test), and the limit `set` changes.
+async fn flood_target(set: impl FnOnce(&mut HttpLimits)) -> (Relay, SocketAddr) {
     let mut c = config();
     c.mm1.limits.max_connections = 64;
-    c.mm1.limits.max_connections_per_ip = 8;
     c.mm1.limits.header_timeout_ms = 5_000;
+    set(&mut c.mm1.limits);
     let relay = Relay::start(c).await;
     let addr = addr_of(&relay);
+    (relay, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_flood_from_one_address_leaves_the_other_clients_served_at_once() {
+    let (relay, addr) = flood_target(|l| l.max_connections_per_ip = 8).await;
     let ua = legit_ua(&relay);
     // 200 idle connections from 127.0.0.2 (neither a trusted proxy nor a WAP gateway). The 8
     // admitted hold their slots until the 5 s head timeout; the other clients are served
@@ -596,12 +603,7 @@ async fn assert_served_from(source: IpAddr, addr: SocketAddr) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trusted_proxy_has_its_own_limit_and_cannot_take_every_slot() {
-    let mut c = config();
-    c.mm1.limits.max_connections = 64;
-    c.mm1.limits.max_connections_per_shared_ip = 16;
-    c.mm1.limits.header_timeout_ms = 5_000;
-    let relay = Relay::start(c).await;
-    let addr = addr_of(&relay);
+    let (relay, addr) = flood_target(|l| l.max_connections_per_shared_ip = 16).await;
     // 100 idle connections from the trusted proxy (loopback, the default trusted proxy).
     let proxy: IpAddr = "127.0.0.1".parse().unwrap();
     let (held, refused) = flood_from(proxy, addr, 100).await;
